@@ -1,0 +1,166 @@
+//! The user filter AST shared by every door. `/core` query parameters and (later) SCIM filters become a
+//! [`Filter`], and the store folds it into parameterised SQL; no door evaluates filters in memory.
+
+use crate::time::Timestamp;
+use crate::user::LifecycleState;
+use time::Date;
+
+/// A filterable user attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserAttr {
+    Id,
+    Email,
+    UserName,
+    UniqueId,
+    ExternalId,
+    FirstName,
+    LastName,
+    MobileNumber,
+    JobTitle,
+    Department,
+    ManagerId,
+    StartDate,
+    EndDate,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// A comparison operator, named as in RFC 7644 §3.4.2.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    /// Contains.
+    Co,
+    /// Starts with.
+    Sw,
+    /// Ends with.
+    Ew,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+/// A literal a filter compares against.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FilterValue {
+    Text(String),
+    Int(i64),
+    Date(Date),
+    Time(Timestamp),
+}
+
+/// A filter over users.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// Matches every user.
+    All,
+    And(Vec<Filter>),
+    Or(Vec<Filter>),
+    Not(Box<Filter>),
+    /// Compares an attribute. Text comparisons ignore case unless `case_exact` is set.
+    Cmp { attr: UserAttr, op: CmpOp, value: FilterValue, case_exact: bool },
+    /// The attribute has a value.
+    Present(UserAttr),
+    /// The user holds at least one assignment of the role type.
+    HasRole(i64),
+    /// The user's lifecycle state is one of these.
+    StatusIn(Vec<LifecycleState>),
+}
+
+impl Filter {
+    /// A case-insensitive comparison of a text attribute.
+    pub fn text(attr: UserAttr, op: CmpOp, value: impl Into<String>) -> Self {
+        Self::Cmp { attr, op, value: FilterValue::Text(value.into()), case_exact: false }
+    }
+
+    /// Joins filters with `and`, dropping `All` terms.
+    pub fn and(filters: Vec<Filter>) -> Self {
+        let mut terms: Vec<Filter> = filters.into_iter().filter(|f| *f != Filter::All).collect();
+        match terms.len() {
+            0 => Filter::All,
+            1 => terms.remove(0),
+            _ => Filter::And(terms),
+        }
+    }
+}
+
+/// A sort key of user lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortKey {
+    Id,
+    LastName,
+    UserName,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl SortKey {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "id" => Some(Self::Id),
+            "last_name" => Some(Self::LastName),
+            "created_at" => Some(Self::CreatedAt),
+            "updated_at" => Some(Self::UpdatedAt),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::LastName => "last_name",
+            Self::UserName => "user_name",
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+/// An order for user lists; ties are always broken by id in the same direction, so keyset pages are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sort {
+    pub key: SortKey,
+    pub direction: SortDirection,
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Self { key: SortKey::Id, direction: SortDirection::Asc }
+    }
+}
+
+impl Sort {
+    /// Parses `key` or `-key`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (direction, name) = match text.strip_prefix('-') {
+            Some(rest) => (SortDirection::Desc, rest),
+            None => (SortDirection::Asc, text),
+        };
+        SortKey::parse(name).map(|key| Self { key, direction })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn and_drops_all() {
+        let f = Filter::and(vec![Filter::All, Filter::HasRole(3)]);
+        assert_eq!(f, Filter::HasRole(3));
+    }
+
+    #[test]
+    fn sort_parses_direction() {
+        assert_eq!(Sort::parse("-last_name"), Some(Sort { key: SortKey::LastName, direction: SortDirection::Desc }));
+        assert_eq!(Sort::parse("email"), None);
+    }
+}

@@ -1,0 +1,22 @@
+//! Roster's domain: the types every door shares, their validation, the filter AST and the
+//! audit trail's canonical form. Nothing here performs I/O.
+
+pub mod audit;
+pub mod error;
+pub mod filter;
+pub mod role;
+pub mod scope;
+pub mod time;
+pub mod token;
+pub mod user;
+
+pub use audit::{AuditEntry, AuditRecord, Change, Changes};
+pub use error::{FieldError, ValidationErrors};
+pub use filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, UserAttr};
+pub use role::{DirectGrant, RoleAssignment, RoleKey, RoleSource, RoleType, RoleTypeInput, RoleTypePatch};
+pub use scope::{Scope, Scopes};
+pub use time::Timestamp;
+pub use token::{NewTokenSpec, TokenInfo};
+pub use user::{
+    Email, LifecycleState, NewUser, User, UserName, UserPatch, UserRef, fold,
+};

@@ -1,0 +1,240 @@
+//! Roster's storage layer, the only code that knows SQL.
+//!
+//! Every query has one SQL text with `$1` placeholders that runs on SQLite and on PostgreSQL. The [`with_conn!`]
+//! macro compiles each query body once per backend, so a query cannot drift between the two; the few real
+//! differences live in [`dialect`].
+
+#[macro_use]
+mod dialect;
+mod audit;
+mod error;
+mod filter_sql;
+mod migrate;
+mod roles;
+mod settings;
+mod snapshots;
+mod tokens;
+mod types;
+mod users;
+
+pub use audit::AuditQuery;
+pub use dialect::Backend;
+pub use error::{StoreError, UniqueField};
+pub use migrate::{MIGRATIONS, Migration};
+pub use snapshots::Snapshot;
+pub use tokens::TokenLookup;
+pub use users::{Page, UserQuery, sort_value};
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite database file, created when missing.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// Describes the location for logs and errors without any password.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Self::Postgres(url) => dialect::redact_postgres_url(url),
+        }
+    }
+}
+
+/// Pool sizes and timeouts.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Maximum connections of the PostgreSQL pool, or of the SQLite reader pool (SQLite has one writer).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before it fails.
+    pub acquire_timeout: Duration,
+    /// How long SQLite waits for another process's write lock, such as a CLI command's, before it fails.
+    pub sqlite_busy_timeout: Duration,
+    /// PostgreSQL `statement_timeout`; `None` keeps the server's setting.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+            sqlite_busy_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Pools {
+    /// One writer connection serialises writes, so concurrent requests queue for it instead of meeting
+    /// `database is locked`; readers run in parallel under WAL.
+    Sqlite { write: sqlx::SqlitePool, read: sqlx::SqlitePool },
+    Postgres(sqlx::PgPool),
+}
+
+/// A handle on the database, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pools: Pools,
+}
+
+impl Store {
+    /// Connects without retrying; the caller decides how long to keep trying.
+    pub async fn connect(location: &Location, options: &StoreOptions) -> Result<Self, StoreError> {
+        let pools = match location {
+            Location::Sqlite(path) => Self::sqlite_pools(path, options).await?,
+            Location::Postgres(url) => Self::postgres_pool(url, options).await?,
+        };
+        Ok(Self { pools })
+    }
+
+    async fn sqlite_pools(path: &std::path::Path, options: &StoreOptions) -> Result<Pools, StoreError> {
+        let base = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(options.sqlite_busy_timeout)
+            // Makes LIKE case-sensitive as on PostgreSQL; case-insensitive matching uses the folded columns.
+            .pragma("case_sensitive_like", "ON")
+            .disable_statement_logging();
+
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(base.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(base.read_only(true))
+            .await?;
+
+        Ok(Pools::Sqlite { write, read })
+    }
+
+    async fn postgres_pool(url: &str, options: &StoreOptions) -> Result<Pools, StoreError> {
+        let mut connect = PgConnectOptions::from_str(url)?.disable_statement_logging();
+        if let Some(timeout) = options.statement_timeout {
+            connect = connect.options([("statement_timeout", format!("{}", timeout.as_millis()))]);
+        }
+
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+
+        Ok(Pools::Postgres(pool))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies pending migrations; safe to run from several nodes at once.
+    pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        migrate::run(self).await
+    }
+
+    /// Lists the schema versions applied so far.
+    pub async fn applied_versions(&self) -> Result<Vec<i64>, StoreError> {
+        migrate::applied_versions(self).await
+    }
+
+    /// Takes a reader connection. On SQLite it cannot write.
+    pub async fn read(&self) -> Result<Conn, StoreError> {
+        match &self.pools {
+            Pools::Sqlite { read, .. } => Ok(Conn::SqliteRead(read.acquire().await?)),
+            Pools::Postgres(pool) => Ok(Conn::PostgresRead(pool.acquire().await?)),
+        }
+    }
+
+    /// Begins a write transaction. On SQLite it begins `IMMEDIATE`, taking the write lock at once, so it never
+    /// fails half-way with `database is locked` when it first writes.
+    pub async fn begin(&self) -> Result<Conn, StoreError> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => Ok(Conn::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?)),
+            Pools::Postgres(pool) => Ok(Conn::PostgresTx(pool.begin().await?)),
+        }
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.read().await?;
+        with_conn!(conn, |c| {
+            sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(c).await?;
+        });
+        Ok(())
+    }
+
+    /// Waits for checked-out connections to return and closes the pools.
+    pub async fn close(&self) {
+        match &self.pools {
+            Pools::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// A connection: a reader, or a write transaction that commits with [`Conn::commit`] and rolls back when dropped.
+pub enum Conn {
+    SqliteRead(PoolConnection<Sqlite>),
+    SqliteTx(Transaction<'static, Sqlite>),
+    PostgresRead(PoolConnection<Postgres>),
+    PostgresTx(Transaction<'static, Postgres>),
+}
+
+/// A borrowed backend connection; what [`with_conn!`] matches on.
+pub(crate) enum Raw<'a> {
+    Sqlite(&'a mut SqliteConnection),
+    Postgres(&'a mut PgConnection),
+}
+
+impl Conn {
+    pub(crate) fn raw(&mut self) -> Raw<'_> {
+        match self {
+            Self::SqliteRead(c) => Raw::Sqlite(c),
+            Self::SqliteTx(t) => Raw::Sqlite(t),
+            Self::PostgresRead(c) => Raw::Postgres(c),
+            Self::PostgresTx(t) => Raw::Postgres(t),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::SqliteRead(_) | Self::SqliteTx(_) => Backend::Sqlite,
+            Self::PostgresRead(_) | Self::PostgresTx(_) => Backend::Postgres,
+        }
+    }
+
+    /// Commits a write transaction; a reader has nothing to commit.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Self::SqliteTx(t) => t.commit().await?,
+            Self::PostgresTx(t) => t.commit().await?,
+            Self::SqliteRead(_) | Self::PostgresRead(_) => {}
+        }
+        Ok(())
+    }
+}

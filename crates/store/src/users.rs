@@ -1,0 +1,320 @@
+//! The `users` table.
+
+use crate::filter_sql::push_filter;
+use crate::types::{DbTime, Param, SqlBuf, db_time, opt_time};
+use crate::{Conn, StoreError};
+use roster_domain::filter::{Filter, FilterValue, Sort, SortDirection, SortKey};
+use roster_domain::{LifecycleState, Timestamp, User, fold};
+use std::collections::BTreeMap;
+use time::Date;
+
+macro_rules! user_columns {
+    () => {
+        "id, first_name, last_name, email, user_name, unique_id, external_id, mobile_number, job_title, department, \
+         manager_id, start_date, end_date, custom_attributes, status, version, created_at, updated_at, archived_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: i64,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    user_name: String,
+    unique_id: Option<String>,
+    external_id: Option<String>,
+    mobile_number: Option<String>,
+    job_title: Option<String>,
+    department: Option<String>,
+    manager_id: Option<i64>,
+    start_date: Option<Date>,
+    end_date: Option<Date>,
+    custom_attributes: String,
+    status: String,
+    version: i64,
+    created_at: DbTime,
+    updated_at: DbTime,
+    archived_at: Option<DbTime>,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User, StoreError> {
+        let status = LifecycleState::parse(&self.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("user {} has unknown status {:?}", self.id, self.status)))?;
+        let custom_attributes: BTreeMap<String, String> = serde_json::from_str(&self.custom_attributes)
+            .map_err(|e| StoreError::Corrupt(format!("user {} has invalid custom_attributes: {e}", self.id)))?;
+
+        Ok(User {
+            id: self.id,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            user_name: self.user_name,
+            unique_id: self.unique_id,
+            external_id: self.external_id,
+            mobile_number: self.mobile_number,
+            job_title: self.job_title,
+            department: self.department,
+            manager_id: self.manager_id,
+            start_date: self.start_date,
+            end_date: self.end_date,
+            custom_attributes,
+            status,
+            version: self.version,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+            archived_at: opt_time(self.archived_at),
+        })
+    }
+}
+
+fn fold_opt(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(fold)
+}
+
+fn fold_or_empty(value: &Option<String>) -> String {
+    value.as_deref().map(fold).unwrap_or_default()
+}
+
+fn custom_json(user: &User) -> String {
+    serde_json::to_string(&user.custom_attributes).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// Where a page of users starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Page {
+    /// Skip this many rows (offset pagination).
+    Offset(u64),
+    /// Continue after the row with this sort value and id (keyset pagination).
+    After { value: Option<FilterValue>, id: i64 },
+}
+
+/// A list request.
+#[derive(Debug, Clone)]
+pub struct UserQuery {
+    pub filter: Filter,
+    pub sort: Sort,
+    pub limit: u32,
+    pub page: Page,
+}
+
+fn sort_column(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Id => "id",
+        SortKey::LastName => "last_name_folded",
+        SortKey::UserName => "user_name_folded",
+        SortKey::CreatedAt => "created_at",
+        SortKey::UpdatedAt => "updated_at",
+    }
+}
+
+/// Returns the value of the sort column for `user`, as a keyset cursor carries it.
+pub fn sort_value(user: &User, key: SortKey) -> Option<FilterValue> {
+    match key {
+        SortKey::Id => None,
+        SortKey::LastName => Some(FilterValue::Text(fold_or_empty(&user.last_name))),
+        SortKey::UserName => Some(FilterValue::Text(fold(&user.user_name))),
+        SortKey::CreatedAt => Some(FilterValue::Time(user.created_at)),
+        SortKey::UpdatedAt => Some(FilterValue::Time(user.updated_at)),
+    }
+}
+
+fn filter_param(value: &FilterValue) -> Param {
+    match value {
+        FilterValue::Text(v) => Param::Text(v.clone()),
+        FilterValue::Int(v) => Param::Int(*v),
+        FilterValue::Date(v) => Param::Date(*v),
+        FilterValue::Time(v) => Param::Time(*v),
+    }
+}
+
+impl Conn {
+    /// Inserts a user (its `id` and `version` are ignored) and returns the new id.
+    pub async fn insert_user(&mut self, user: &User, origin: &str) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO users (first_name, first_name_folded, last_name, last_name_folded, email, email_folded, \
+             user_name, user_name_folded, unique_id, unique_id_folded, external_id, mobile_number, job_title, \
+             job_title_folded, department, department_folded, manager_id, start_date, end_date, custom_attributes, \
+             status, origin, version, created_at, updated_at, archived_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
+             $22, 1, $23, $24, $25) RETURNING id";
+        let id = with_conn!(self, |c| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(&user.first_name)
+                .bind(fold_or_empty(&user.first_name))
+                .bind(&user.last_name)
+                .bind(fold_or_empty(&user.last_name))
+                .bind(&user.email)
+                .bind(fold_opt(&user.email))
+                .bind(&user.user_name)
+                .bind(fold(&user.user_name))
+                .bind(&user.unique_id)
+                .bind(fold_opt(&user.unique_id))
+                .bind(&user.external_id)
+                .bind(&user.mobile_number)
+                .bind(&user.job_title)
+                .bind(fold_or_empty(&user.job_title))
+                .bind(&user.department)
+                .bind(fold_or_empty(&user.department))
+                .bind(user.manager_id)
+                .bind(user.start_date)
+                .bind(user.end_date)
+                .bind(custom_json(user))
+                .bind(user.status.as_str())
+                .bind(origin)
+                .bind(DbTime(user.created_at))
+                .bind(DbTime(user.updated_at))
+                .bind(db_time(user.archived_at))
+                .fetch_one(c)
+                .await?
+        });
+        Ok(id)
+    }
+
+    /// Writes every attribute of `user` if its stored version is still `expected_version`, and increments the
+    /// version. Returns false when the version no longer matches (or the user is gone), changing nothing. The
+    /// check is in the `WHERE` clause, so two writers can never both succeed from the same version.
+    pub async fn update_user(&mut self, user: &User, expected_version: i64) -> Result<bool, StoreError> {
+        let sql = "UPDATE users SET first_name = $1, first_name_folded = $2, last_name = $3, last_name_folded = $4, \
+             email = $5, email_folded = $6, user_name = $7, user_name_folded = $8, unique_id = $9, \
+             unique_id_folded = $10, external_id = $11, mobile_number = $12, job_title = $13, job_title_folded = $14, \
+             department = $15, department_folded = $16, manager_id = $17, start_date = $18, end_date = $19, \
+             custom_attributes = $20, status = $21, updated_at = $22, archived_at = $23, version = version + 1 \
+             WHERE id = $24 AND version = $25 AND status <> 'deleted'";
+        let result = with_conn!(self, |c| {
+            sqlx::query(sql)
+                .bind(&user.first_name)
+                .bind(fold_or_empty(&user.first_name))
+                .bind(&user.last_name)
+                .bind(fold_or_empty(&user.last_name))
+                .bind(&user.email)
+                .bind(fold_opt(&user.email))
+                .bind(&user.user_name)
+                .bind(fold(&user.user_name))
+                .bind(&user.unique_id)
+                .bind(fold_opt(&user.unique_id))
+                .bind(&user.external_id)
+                .bind(&user.mobile_number)
+                .bind(&user.job_title)
+                .bind(fold_or_empty(&user.job_title))
+                .bind(&user.department)
+                .bind(fold_or_empty(&user.department))
+                .bind(user.manager_id)
+                .bind(user.start_date)
+                .bind(user.end_date)
+                .bind(custom_json(user))
+                .bind(user.status.as_str())
+                .bind(DbTime(user.updated_at))
+                .bind(db_time(user.archived_at))
+                .bind(user.id)
+                .bind(expected_version)
+                .execute(c)
+                .await?
+                .rows_affected()
+        });
+        Ok(result == 1)
+    }
+
+    /// Increments a user's version after a change to its roles, if it is still `expected_version`.
+    pub async fn touch_user(&mut self, id: i64, expected_version: i64, at: Timestamp) -> Result<bool, StoreError> {
+        let sql = "UPDATE users SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3";
+        let rows = with_conn!(self, |c| {
+            sqlx::query(sql).bind(DbTime(at)).bind(id).bind(expected_version).execute(c).await?.rows_affected()
+        });
+        Ok(rows == 1)
+    }
+
+    /// Loads a user that is not deleted.
+    pub async fn user_by_id(&mut self, id: i64) -> Result<Option<User>, StoreError> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1 AND status <> 'deleted'");
+        let row = with_conn!(self, |c| {
+            sqlx::query_as::<_, UserRow>(sql).bind(id).fetch_optional(c).await?
+        });
+        row.map(UserRow::into_user).transpose()
+    }
+
+    /// Loads the user that is not deleted with this email, compared case-insensitively.
+    pub async fn user_by_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM users WHERE email_folded = $1 AND status <> 'deleted'");
+        let row = with_conn!(self, |c| {
+            sqlx::query_as::<_, UserRow>(sql).bind(fold(email)).fetch_optional(c).await?
+        });
+        row.map(UserRow::into_user).transpose()
+    }
+
+    /// Tells whether a user that is not deleted has this id.
+    pub async fn user_exists(&mut self, id: i64) -> Result<bool, StoreError> {
+        let sql = "SELECT COUNT(*) FROM users WHERE id = $1 AND status <> 'deleted'";
+        let count = with_conn!(self, |c| {
+            sqlx::query_scalar::<_, i64>(sql).bind(id).fetch_one(c).await?
+        });
+        Ok(count > 0)
+    }
+
+    /// Lists one page of users that are not deleted.
+    pub async fn list_users(&mut self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
+        let mut buf = SqlBuf::new(concat!("SELECT ", user_columns!(), " FROM users WHERE status <> 'deleted' AND "));
+        push_filter(&mut buf, &query.filter);
+
+        let column = sort_column(query.sort.key);
+        let (comparison, direction) = match query.sort.direction {
+            SortDirection::Asc => (" > ", " ASC"),
+            SortDirection::Desc => (" < ", " DESC"),
+        };
+        if let Page::After { value, id } = &query.page {
+            match value {
+                Some(value) if query.sort.key != SortKey::Id => {
+                    buf.push(" AND (").push(column).push(", id)").push(comparison).push("(");
+                    buf.bind(filter_param(value));
+                    buf.push(", ");
+                    buf.bind(Param::Int(*id));
+                    buf.push(")");
+                }
+                _ => {
+                    buf.push(" AND id").push(comparison);
+                    buf.bind(Param::Int(*id));
+                }
+            }
+        }
+
+        buf.push(" ORDER BY ").push(column).push(direction);
+        if query.sort.key != SortKey::Id {
+            buf.push(", id").push(direction);
+        }
+        buf.push(" LIMIT ");
+        buf.bind(Param::Int(i64::from(query.limit)));
+        if let Page::Offset(offset) = query.page
+            && offset > 0
+        {
+            buf.push(" OFFSET ");
+            buf.bind(Param::Int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        }
+
+        let SqlBuf { sql, params } = buf;
+        let rows = with_conn!(self, |c| {
+            bind_params!(sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)), &params).fetch_all(c).await?
+        });
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    /// Counts the users that are not deleted and match `filter`.
+    pub async fn count_users(&mut self, filter: &Filter) -> Result<i64, StoreError> {
+        let mut buf = SqlBuf::new("SELECT COUNT(*) FROM users WHERE status <> 'deleted' AND ");
+        push_filter(&mut buf, filter);
+
+        let SqlBuf { sql, params } = buf;
+        let count = with_conn!(self, |c| {
+            bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)), &params).fetch_one(c).await?
+        });
+        Ok(count)
+    }
+
+    /// Counts users in a lifecycle state.
+    pub async fn count_users_in_state(&mut self, state: LifecycleState) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM users WHERE status = $1";
+        let count = with_conn!(self, |c| {
+            sqlx::query_scalar::<_, i64>(sql).bind(state.as_str()).fetch_one(c).await?
+        });
+        Ok(count)
+    }
+}
