@@ -1,1 +1,54 @@
+//! Roster's service layer: the only code that changes users and roles. Every door (the `/core` API, the CLI and,
+//! later, SCIM and the JML engine) calls it, and every change it makes is written in one transaction together
+//! with its audit entry.
 
+mod actor;
+mod audit;
+mod bootstrap;
+mod clock;
+mod error;
+mod roles;
+mod tokens;
+mod users;
+
+pub use actor::Actor;
+pub use audit::{AuditPage, AuditVerification};
+pub use bootstrap::{ADMIN_TOKEN_FILE, Bootstrap};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Result, ServiceError};
+pub use roles::{RoleRequest, RoleTypeList, SyncOutcome};
+pub use roster_store::{AuditQuery, Location, Page, Store, StoreOptions, UserQuery};
+pub use tokens::{CreatedToken, MAX_TOKEN_DAYS, TokenRequest, hash_secret};
+pub use users::{UserList, UserListRequest, UserWithRoles, sort_value};
+
+use std::sync::Arc;
+
+/// How many times an operation is retried after losing a race with a concurrent writer.
+const MAX_ATTEMPTS: usize = 8;
+
+/// The service: a store and a clock.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    store: Store,
+    clock: Arc<dyn Clock>,
+}
+
+impl Roster {
+    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Checks that the database answers.
+    pub async fn ready(&self) -> Result<()> {
+        self.store.ping().await?;
+        Ok(())
+    }
+}

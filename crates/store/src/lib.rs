@@ -24,6 +24,7 @@ pub use migrate::{MIGRATIONS, Migration};
 pub use snapshots::Snapshot;
 pub use tokens::TokenLookup;
 pub use users::{Page, UserQuery, sort_value};
+pub use sqlx::Error as SqlxError;
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};

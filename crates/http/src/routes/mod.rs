@@ -1,0 +1,8 @@
+//! Route handlers: each authorises, validates, calls the service and maps the result.
+
+pub mod audit;
+pub mod health;
+pub mod role_types;
+pub mod roles;
+pub mod tokens;
+pub mod users;

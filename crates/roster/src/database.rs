@@ -1,0 +1,98 @@
+//! Choosing and opening the database from the command line's settings.
+
+use anyhow::{Context, bail};
+use clap::Args;
+use roster_service::{Location, Store, StoreOptions};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Where the data lives; every command that touches the database takes these.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Directory for the embedded SQLite database and the first admin token.
+    #[arg(long, env = "ROSTER_DATA_DIR", default_value = "./roster-data")]
+    pub data_dir: PathBuf,
+
+    /// A PostgreSQL URL (postgres://user:password@host:port/database); without it Roster uses SQLite in --data-dir.
+    #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+
+    /// Maximum database connections (the SQLite reader pool, or the PostgreSQL pool).
+    #[arg(long, env = "ROSTER_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// Seconds a request waits for a free database connection.
+    #[arg(long, env = "ROSTER_DB_ACQUIRE_TIMEOUT", default_value_t = 10)]
+    pub db_acquire_timeout: u64,
+
+    /// Seconds to keep retrying an unreachable database at start-up before giving up.
+    #[arg(long, env = "ROSTER_DB_CONNECT_TIMEOUT", default_value_t = 30)]
+    pub db_connect_timeout: u64,
+}
+
+impl DatabaseArgs {
+    pub fn location(&self) -> Location {
+        match &self.database {
+            Some(url) => Location::Postgres(url.clone()),
+            None => Location::Sqlite(self.data_dir.join("roster.db")),
+        }
+    }
+
+    fn options(&self) -> StoreOptions {
+        StoreOptions {
+            max_connections: self.db_max_connections,
+            acquire_timeout: Duration::from_secs(self.db_acquire_timeout.max(1)),
+            ..StoreOptions::default()
+        }
+    }
+
+    /// Creates the data directory, readable by its owner only, since it holds the database and the admin token.
+    pub fn ensure_data_dir(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let metadata = std::fs::metadata(&self.data_dir)?;
+            if metadata.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&self.data_dir, std::fs::Permissions::from_mode(0o700)).with_context(|| {
+                    format!("cannot restrict the permissions of {}", self.data_dir.display())
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Connects and migrates, retrying an unreachable database for `--db-connect-timeout` seconds.
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        self.ensure_data_dir()?;
+        let location = self.location();
+        let shown = location.redacted();
+        let deadline = Instant::now() + Duration::from_secs(self.db_connect_timeout);
+        let mut delay = Duration::from_millis(250);
+        let mut attempt = 1;
+
+        let store = loop {
+            match Store::connect(&location, &self.options()).await {
+                Ok(store) => break store,
+                Err(error) if Instant::now() + delay < deadline => {
+                    tracing::warn!(database = %shown, attempt, error = %error, "database unreachable; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+                Err(error) => bail!(
+                    "cannot connect to {shown} after {attempt} attempt(s) over {} s: {error}; check that the database \
+                     runs and the URL is right",
+                    self.db_connect_timeout
+                ),
+            }
+        };
+
+        let applied = store.migrate().await.with_context(|| format!("cannot migrate {shown}"))?;
+        if !applied.is_empty() {
+            tracing::info!(database = %shown, versions = ?applied, "migrated the database");
+        }
+        Ok(store)
+    }
+}

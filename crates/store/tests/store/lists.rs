@@ -1,0 +1,305 @@
+//! Listing users: filters, sort orders, keyset and offset pagination, and counts.
+
+use crate::common::{at, insert_user, user};
+use roster_domain::filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, UserAttr};
+use roster_domain::{LifecycleState, RoleAssignment, RoleKey, RoleSource, RoleType, Timestamp, User, fold};
+use roster_store::{Page, Store, UserQuery, sort_value};
+use time::macros::date;
+
+const ALL_SORT_KEYS: [SortKey; 5] =
+    [SortKey::Id, SortKey::LastName, SortKey::UserName, SortKey::CreatedAt, SortKey::UpdatedAt];
+
+fn everyone(sort: Sort) -> UserQuery {
+    UserQuery { filter: Filter::All, sort, limit: 1000, page: Page::Offset(0) }
+}
+
+fn user_names(users: &[User]) -> Vec<String> {
+    users.iter().map(|u| u.user_name.clone()).collect()
+}
+
+fn ids(users: &[User]) -> Vec<i64> {
+    users.iter().map(|u| u.id).collect()
+}
+
+/// Inserts the users that the filter cases select from, and returns the id of the role type that `baker` and
+/// `fischer` hold.
+async fn insert_filter_fixture(store: &Store) -> anyhow::Result<i64> {
+    let people = [
+        User {
+            last_name: Some("Adams".into()),
+            email: Some("Adams@Example.com".into()),
+            department: Some("Sales".into()),
+            start_date: Some(date!(2026 - 04 - 01)),
+            created_at: at("2026-01-03T00:00:00Z"),
+            ..user("adams")
+        },
+        User {
+            last_name: Some("baker".into()),
+            department: Some("Engineering".into()),
+            created_at: at("2026-01-01T00:00:00Z"),
+            ..user("baker")
+        },
+        User {
+            last_name: Some("Carter".into()),
+            department: Some("Engineering".into()),
+            status: LifecycleState::Suspended,
+            ..user("carter")
+        },
+        User {
+            last_name: Some("Dubois".into()),
+            status: LifecycleState::Archived,
+            created_at: at("2026-01-05T00:00:00Z"),
+            ..user("dubois")
+        },
+        User { status: LifecycleState::Pending, ..user("evans") },
+        User { last_name: Some("Fischer".into()), created_at: at("2026-01-04T00:00:00Z"), ..user("fischer") },
+        User { last_name: Some("Adams".into()), ..user("garcia") },
+        User { last_name: Some("50% Off".into()), ..user("percent") },
+        User { last_name: Some("50 Percent".into()), ..user("fifty") },
+        User { last_name: Some("a_b".into()), ..user("underscore") },
+        User { last_name: Some("axb".into()), ..user("axb") },
+        User { last_name: Some("Adams".into()), status: LifecycleState::Deleted, ..user("deleted") },
+    ];
+    let mut stored = Vec::new();
+    for person in &people {
+        stored.push(insert_user(store, person).await?);
+    }
+
+    let granted_at = at("2026-01-10T00:00:00Z");
+    let role = RoleType {
+        id: 0,
+        name: "auditor".into(),
+        description: None,
+        category: None,
+        resource_type: None,
+        created_at: granted_at,
+        updated_at: granted_at,
+    };
+    let mut tx = store.begin().await?;
+    let role_type_id = tx.insert_role_type(&role).await?;
+    let grant = RoleAssignment {
+        key: RoleKey { role_type_id, resource_type: None, resource_id: None },
+        role_type_name: role.name.clone(),
+        source: RoleSource::Direct,
+        approved_by: None,
+        reason: None,
+        expires_at: None,
+        granted_at,
+    };
+    for holder in stored.iter().filter(|u| u.user_name == "baker" || u.user_name == "fischer") {
+        tx.insert_assignment(holder.id, &grant).await?;
+    }
+    tx.commit().await?;
+
+    Ok(role_type_id)
+}
+
+store_test!(filters_select_expected_users, |db| {
+    let role = insert_filter_fixture(&db.store).await?;
+    let eq_exact = |text: &str| Filter::Cmp {
+        attr: UserAttr::LastName,
+        op: CmpOp::Eq,
+        value: FilterValue::Text(text.into()),
+        case_exact: true,
+    };
+
+    let cases: Vec<(&str, Filter, Vec<&str>)> = vec![
+        (
+            "all users that are not deleted",
+            Filter::All,
+            vec!["adams", "axb", "baker", "carter", "dubois", "evans", "fifty", "fischer", "garcia", "percent", "underscore"],
+        ),
+        ("last_name co AD", Filter::text(UserAttr::LastName, CmpOp::Co, "AD"), vec!["adams", "garcia"]),
+        ("email eq in another case", Filter::text(UserAttr::Email, CmpOp::Eq, "ADAMS@EXAMPLE.COM"), vec!["adams"]),
+        ("user_name sw BA", Filter::text(UserAttr::UserName, CmpOp::Sw, "BA"), vec!["baker"]),
+        ("department ew ING", Filter::text(UserAttr::Department, CmpOp::Ew, "ING"), vec!["baker", "carter"]),
+        ("case-exact last_name eq Adams", eq_exact("Adams"), vec!["adams", "garcia"]),
+        ("case-exact last_name eq ADAMS", eq_exact("ADAMS"), vec![]),
+        ("last_name co 50% matches the percent sign literally", Filter::text(UserAttr::LastName, CmpOp::Co, "50%"), vec!["percent"]),
+        ("last_name co a_b matches the underscore literally", Filter::text(UserAttr::LastName, CmpOp::Co, "a_b"), vec!["underscore"]),
+        ("has role", Filter::HasRole(role), vec!["baker", "fischer"]),
+        ("has an unknown role", Filter::HasRole(role + 1000), vec![]),
+        (
+            "status in suspended or archived",
+            Filter::StatusIn(vec![LifecycleState::Suspended, LifecycleState::Archived]),
+            vec!["carter", "dubois"],
+        ),
+        ("status in nothing", Filter::StatusIn(vec![]), vec![]),
+        (
+            "not active",
+            Filter::Not(Box::new(Filter::StatusIn(vec![LifecycleState::Active]))),
+            vec!["carter", "dubois", "evans"],
+        ),
+        (
+            "not last_name co a, which keeps a missing last name",
+            Filter::Not(Box::new(Filter::text(UserAttr::LastName, CmpOp::Co, "a"))),
+            vec!["dubois", "evans", "fifty", "fischer", "percent"],
+        ),
+        (
+            "has role or user_name eq evans",
+            Filter::Or(vec![Filter::HasRole(role), Filter::text(UserAttr::UserName, CmpOp::Eq, "evans")]),
+            vec!["baker", "evans", "fischer"],
+        ),
+        (
+            "department co eng and active",
+            Filter::And(vec![
+                Filter::text(UserAttr::Department, CmpOp::Co, "eng"),
+                Filter::StatusIn(vec![LifecycleState::Active]),
+            ]),
+            vec!["baker"],
+        ),
+        ("empty or", Filter::Or(vec![]), vec![]),
+        ("last_name not present", Filter::Not(Box::new(Filter::Present(UserAttr::LastName))), vec!["evans"]),
+        (
+            "created_at before 2026-01-04",
+            Filter::Cmp {
+                attr: UserAttr::CreatedAt,
+                op: CmpOp::Lt,
+                value: FilterValue::Time(at("2026-01-04T00:00:00Z")),
+                case_exact: false,
+            },
+            vec!["adams", "baker"],
+        ),
+        (
+            "start_date on or after 2026-03-01",
+            Filter::Cmp {
+                attr: UserAttr::StartDate,
+                op: CmpOp::Ge,
+                value: FilterValue::Date(date!(2026 - 03 - 01)),
+                case_exact: false,
+            },
+            vec!["adams"],
+        ),
+    ];
+
+    let mut conn = db.store.read().await?;
+    for (description, filter, expected) in cases {
+        let query = UserQuery { filter: filter.clone(), ..everyone(Sort { key: SortKey::UserName, direction: SortDirection::Asc }) };
+        let listed = user_names(&conn.list_users(&query).await?);
+        assert_eq!(listed, expected, "filter \"{description}\" listed the wrong users");
+
+        let counted = conn.count_users(&filter).await?;
+        assert_eq!(counted, expected.len() as i64, "filter \"{description}\" counted the wrong number of users");
+    }
+});
+
+/// Inserts users whose sort values tie in places, with plain letters in last names so the order is the same under
+/// every collation. Returns them as stored.
+async fn insert_sort_fixture(store: &Store) -> anyhow::Result<Vec<User>> {
+    let rows: [(&str, Option<&str>, &str, &str); 8] = [
+        ("Mia", Some("moreau"), "2026-01-02T00:00:00.000002Z", "2026-02-01T00:00:00Z"),
+        ("ben", Some("Baker"), "2026-01-02T00:00:00.000001Z", "2026-02-03T00:00:00Z"),
+        ("Zoe", Some("adams"), "2026-01-02T00:00:00.000002Z", "2026-02-02T00:00:00Z"),
+        ("anna", None, "2026-01-01T00:00:00Z", "2026-02-02T00:00:00Z"),
+        ("Carl", Some("Adams"), "2026-01-03T00:00:00Z", "2026-02-05T00:00:00Z"),
+        ("dora", Some("Young"), "2025-12-31T23:59:59.999999Z", "2026-02-04T00:00:00Z"),
+        ("Eli", Some("baker"), "2026-01-02T00:00:00.000002Z", "2026-02-01T00:00:00Z"),
+        ("finn", Some("Ng"), "2026-01-04T00:00:00Z", "2026-02-06T00:00:00Z"),
+    ];
+    let mut stored = Vec::new();
+    for (user_name, last_name, created, updated) in rows {
+        let person = User {
+            last_name: last_name.map(String::from),
+            created_at: at(created),
+            updated_at: at(updated),
+            ..user(user_name)
+        };
+        stored.push(insert_user(store, &person).await?);
+    }
+    Ok(stored)
+}
+
+/// Sorts `users` as the store should: by the folded sort value, then by id, both in `sort`'s direction.
+fn expected_order(users: &[User], sort: Sort) -> Vec<i64> {
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Key {
+        Text(String),
+        Time(Timestamp),
+        None,
+    }
+    let key_of = |u: &User| match sort.key {
+        SortKey::Id => Key::None,
+        SortKey::LastName => Key::Text(fold(u.last_name.as_deref().unwrap_or(""))),
+        SortKey::UserName => Key::Text(fold(&u.user_name)),
+        SortKey::CreatedAt => Key::Time(u.created_at),
+        SortKey::UpdatedAt => Key::Time(u.updated_at),
+    };
+
+    let mut sorted: Vec<&User> = users.iter().collect();
+    sorted.sort_by(|a, b| key_of(a).cmp(&key_of(b)).then(a.id.cmp(&b.id)));
+    if sort.direction == SortDirection::Desc {
+        sorted.reverse();
+    }
+    sorted.iter().map(|u| u.id).collect()
+}
+
+fn all_sorts() -> Vec<Sort> {
+    let directions = [SortDirection::Asc, SortDirection::Desc];
+    ALL_SORT_KEYS.iter().flat_map(|&key| directions.map(|direction| Sort { key, direction })).collect()
+}
+
+store_test!(sort_orders_break_ties_by_id, |db| {
+    let users = insert_sort_fixture(&db.store).await?;
+
+    let mut conn = db.store.read().await?;
+    for sort in all_sorts() {
+        let listed = ids(&conn.list_users(&everyone(sort)).await?);
+        assert_eq!(listed, expected_order(&users, sort), "sort {sort:?} listed users in the wrong order");
+    }
+});
+
+store_test!(keyset_pages_visit_each_once, |db| {
+    let users = insert_sort_fixture(&db.store).await?;
+    let page_size = 3;
+
+    let mut conn = db.store.read().await?;
+    for sort in all_sorts() {
+        let mut visited = Vec::new();
+        let mut page = Page::Offset(0);
+        // Each page holds at least one row until the end, so this bound is never reached unless paging loops.
+        for _ in 0..=users.len() {
+            let query = UserQuery { filter: Filter::All, sort, limit: page_size, page: page.clone() };
+            let rows = conn.list_users(&query).await?;
+            visited.extend(ids(&rows));
+            let Some(last) = rows.last() else { break };
+            if rows.len() < page_size as usize {
+                break;
+            }
+            page = Page::After { value: sort_value(last, sort.key), id: last.id };
+        }
+        assert_eq!(
+            visited,
+            expected_order(&users, sort),
+            "keyset pages of {page_size} with sort {sort:?} should visit every user once, in order"
+        );
+    }
+});
+
+store_test!(offset_pages_visit_each_once, |db| {
+    let users = insert_sort_fixture(&db.store).await?;
+    let sort = Sort { key: SortKey::CreatedAt, direction: SortDirection::Desc };
+    let page_size = 3;
+
+    let mut conn = db.store.read().await?;
+    let mut visited = Vec::new();
+    for offset in (0..=users.len() as u64).step_by(page_size as usize) {
+        let query = UserQuery { filter: Filter::All, sort, limit: page_size, page: Page::Offset(offset) };
+        visited.extend(ids(&conn.list_users(&query).await?));
+    }
+    assert_eq!(visited, expected_order(&users, sort), "offset pages of {page_size} should visit every user once, in order");
+});
+
+store_test!(keyset_page_respects_filter, |db| {
+    let role = insert_filter_fixture(&db.store).await?;
+    let filter = Filter::Or(vec![Filter::HasRole(role), Filter::StatusIn(vec![LifecycleState::Suspended])]);
+    let sort = Sort { key: SortKey::LastName, direction: SortDirection::Asc };
+
+    let mut conn = db.store.read().await?;
+    let first = conn.list_users(&UserQuery { filter: filter.clone(), sort, limit: 2, page: Page::Offset(0) }).await?;
+    assert_eq!(user_names(&first), ["baker", "carter"], "the first page should hold the first two matches by last name");
+
+    let last = first.last().map(|u| (sort_value(u, sort.key), u.id));
+    let page = last.map(|(value, id)| Page::After { value, id }).unwrap_or(Page::Offset(0));
+    let second = conn.list_users(&UserQuery { filter, sort, limit: 2, page }).await?;
+    assert_eq!(user_names(&second), ["fischer"], "the second page should hold only the remaining match");
+});
