@@ -2,9 +2,10 @@
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use roster_service::{Bootstrap, Roster, SystemClock};
+use roster_service::{Bootstrap, Clock, Roster, SystemClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::database::DatabaseArgs;
 
@@ -20,6 +21,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Milliseconds between scheduler passes, which apply due scheduled actions such as grant expiries.
+    #[arg(long, env = "ROSTER_SCHEDULER_INTERVAL_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub scheduler_interval_ms: u64,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
@@ -27,7 +32,7 @@ pub struct ServeArgs {
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = args.database.open().await?;
-    let roster = Roster::new(store.clone(), Arc::new(SystemClock));
+    let roster = Roster::new(store.clone(), clock());
 
     if let Bootstrap::Created(path) = roster.bootstrap(&args.database.data_dir).await? {
         print_first_start(&path, args.listen);
@@ -39,12 +44,58 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("Roster is listening on http://{address} (database: {})", args.database.location().redacted());
     tracing::info!(address = %address, backend = store.backend().as_str(), "server started");
 
+    let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(run_scheduler(roster.clone(), Duration::from_millis(args.scheduler_interval_ms), stopped));
+
     axum::serve(listener, roster_http::app(roster)).with_graceful_shutdown(shutdown_signal()).await?;
 
+    let _ = stop_scheduler.send(true);
+    if let Err(error) = scheduler.await {
+        tracing::error!(error = %error, "scheduler task ended abnormally");
+    }
     store.close().await;
     tracing::info!("server stopped");
     Ok(())
 }
+
+/// Returns the clock: the system's, or in debug builds one shifted by `ROSTER_TEST_CLOCK_OFFSET_SECS`.
+fn clock() -> Arc<dyn Clock> {
+    #[cfg(debug_assertions)]
+    if let Some(seconds) = std::env::var("ROSTER_TEST_CLOCK_OFFSET_SECS").ok().and_then(|v| v.parse::<i64>().ok()) {
+        tracing::warn!(seconds, "test clock offset in effect");
+        return Arc::new(roster_service::OffsetClock::new(time::Duration::seconds(seconds)));
+    }
+    Arc::new(SystemClock)
+}
+
+/// Applies due scheduled actions every `interval` until told to stop. Errors are logged and retried on the next
+/// pass.
+async fn run_scheduler(roster: Roster, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    tracing::info!(interval_ms = interval.as_millis() as u64, "scheduler started");
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => break,
+        }
+        loop {
+            match roster.run_due_actions(SCHEDULER_BATCH).await {
+                Ok(pass) if pass.applied + pass.skipped + pass.failed == SCHEDULER_BATCH => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(error = %error, "scheduler pass failed; retrying on the next pass");
+                    break;
+                }
+            }
+        }
+    }
+    tracing::info!("scheduler stopped");
+}
+
+/// How many actions one scheduler pass applies before checking for shutdown.
+const SCHEDULER_BATCH: usize = 100;
 
 fn print_first_start(path: &std::path::Path, listen: SocketAddr) {
     println!("Created the first admin token and wrote it to {} (readable by you only).", path.display());

@@ -49,32 +49,37 @@ impl Roster {
     /// entry, a removed one (a gap in the sequence) or a head that disagrees with the last entry.
     pub async fn verify_audit(&self) -> Result<AuditVerification> {
         let mut conn = self.store.read().await?;
-        let mut expected_prev = GENESIS_HASH.to_string();
-        let mut expected_seq = 1;
-        let mut checked = 0;
-
-        loop {
-            let batch = conn.audit_range(expected_seq - 1, VERIFY_BATCH).await?;
-            if batch.is_empty() {
-                break;
-            }
-            for record in &batch {
-                if let Some(reason) = check_record(record, expected_seq, &expected_prev) {
-                    return Ok(AuditVerification { checked, first_mismatch: Some((record.seq, reason)) });
-                }
-                expected_prev = record.hash.clone();
-                expected_seq += 1;
-                checked += 1;
-            }
-        }
-
-        let (head_seq, head_hash) = conn.audit_head().await?;
-        if head_seq != expected_seq - 1 || head_hash != expected_prev {
-            let reason = format!("the chain head is at entry {head_seq} but the log ends at entry {}", expected_seq - 1);
-            return Ok(AuditVerification { checked, first_mismatch: Some((expected_seq, reason)) });
-        }
-        Ok(AuditVerification { checked, first_mismatch: None })
+        verify_chain(&mut conn).await
     }
+}
+
+/// Verifies the chain as `conn` sees it, which may be an uncommitted import.
+pub(crate) async fn verify_chain(conn: &mut roster_store::Conn) -> Result<AuditVerification> {
+    let mut expected_prev = GENESIS_HASH.to_string();
+    let mut expected_seq = 1;
+    let mut checked = 0;
+
+    loop {
+        let batch = conn.audit_range(expected_seq - 1, VERIFY_BATCH).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for record in &batch {
+            if let Some(reason) = check_record(record, expected_seq, &expected_prev) {
+                return Ok(AuditVerification { checked, first_mismatch: Some((record.seq, reason)) });
+            }
+            expected_prev = record.hash.clone();
+            expected_seq += 1;
+            checked += 1;
+        }
+    }
+
+    let (head_seq, head_hash) = conn.audit_head().await?;
+    if head_seq != expected_seq - 1 || head_hash != expected_prev {
+        let reason = format!("the chain head is at entry {head_seq} but the log ends at entry {}", expected_seq - 1);
+        return Ok(AuditVerification { checked, first_mismatch: Some((expected_seq, reason)) });
+    }
+    Ok(AuditVerification { checked, first_mismatch: None })
 }
 
 fn check_record(record: &AuditRecord, expected_seq: i64, expected_prev: &str) -> Option<String> {

@@ -41,3 +41,23 @@ impl Clock for ManualClock {
         Timestamp::from_unix_micros(micros).unwrap_or_else(|| SystemClock.now())
     }
 }
+
+/// The system clock shifted by a fixed offset. The binary builds one only in debug builds, from
+/// `ROSTER_TEST_CLOCK_OFFSET_SECS`, so tests with several server processes can put them all in the future.
+#[derive(Debug)]
+pub struct OffsetClock {
+    offset_micros: i64,
+}
+
+impl OffsetClock {
+    pub fn new(offset: time::Duration) -> Self {
+        Self { offset_micros: i64::try_from(offset.whole_microseconds()).unwrap_or(0) }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Timestamp {
+        let micros = SystemClock.now().unix_micros().saturating_add(self.offset_micros);
+        Timestamp::from_unix_micros(micros).unwrap_or_else(|| SystemClock.now())
+    }
+}

@@ -8,17 +8,21 @@ mod bootstrap;
 mod clock;
 mod error;
 mod roles;
+mod scheduler;
 mod tokens;
+mod transfer;
 mod users;
 
 pub use actor::Actor;
 pub use audit::{AuditPage, AuditVerification};
 pub use bootstrap::{ADMIN_TOKEN_FILE, Bootstrap};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::{Result, ServiceError};
 pub use roles::{RoleRequest, RoleTypeList, SyncOutcome};
-pub use roster_store::{AuditQuery, Location, Page, Store, StoreOptions, UserQuery};
+pub use scheduler::{EXPIRE_ROLE, SchedulerPass};
+pub use roster_store::{AuditQuery, Location, Page, ScheduledAction, Store, StoreOptions, UserQuery};
 pub use tokens::{CreatedToken, MAX_TOKEN_DAYS, TokenRequest, hash_secret};
+pub use transfer::TableCounts;
 pub use users::{UserList, UserListRequest, UserWithRoles, sort_value};
 
 use std::sync::Arc;

@@ -117,9 +117,8 @@ impl Roster {
 
         for (index, request) in requests.iter().enumerate() {
             let at = format!("{pointer}/{index}");
-            if !catalogue.contains_key(&request.key.role_type_id) {
-                let found = conn.role_type_by_id(request.key.role_type_id).await?;
-                catalogue.insert(request.key.role_type_id, found);
+            if let std::collections::btree_map::Entry::Vacant(slot) = catalogue.entry(request.key.role_type_id) {
+                slot.insert(conn.role_type_by_id(request.key.role_type_id).await?);
             }
             let Some(Some(role_type)) = catalogue.get(&request.key.role_type_id) else {
                 errors.push(FieldError::new(
@@ -289,6 +288,7 @@ impl Roster {
         }
         for grant in outcome.added.iter().chain(outcome.updated.iter()) {
             conn.insert_assignment(user.id, grant).await?;
+            self.schedule_expiry(&mut conn, user.id, grant, actor).await?;
         }
 
         let direct_before: Vec<RoleAssignment> = current.values().cloned().collect();

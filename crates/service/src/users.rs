@@ -346,6 +346,7 @@ impl Roster {
 
         for grant in &grants {
             conn.insert_assignment(current.id, grant).await?;
+            self.schedule_expiry(&mut conn, current.id, grant, actor).await?;
         }
         if let (Some(snapshot), true) = (&snapshot, restore_roles) {
             conn.mark_snapshot_restored(snapshot.id, now).await?;
@@ -407,6 +408,7 @@ impl Roster {
         for grant in grants {
             let assignment = grant.to_assignment(actor, now, None);
             conn.insert_assignment(user_id, &assignment).await?;
+            self.schedule_expiry(conn, user_id, &assignment, actor).await?;
             assignments.push(assignment);
         }
         Ok(assignments)

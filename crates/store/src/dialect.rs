@@ -52,6 +52,35 @@ pub(crate) fn migration_lock(backend: Backend) -> Option<&'static str> {
     }
 }
 
+/// Appended to a `SELECT` that claims rows for update. PostgreSQL locks the claimed rows and lets other nodes skip
+/// them; SQLite has no row locks and needs none, because its one writer serialises every write transaction.
+macro_rules! postgres_lock_suffix {
+    () => {
+        " FOR UPDATE SKIP LOCKED"
+    };
+}
+macro_rules! sqlite_lock_suffix {
+    () => {
+        ""
+    };
+}
+
+/// Sets a PostgreSQL identity sequence to the table's largest id (or 1 when empty).
+macro_rules! postgres_reset_sequence {
+    ($table:literal) => {
+        concat!(
+            "SELECT setval(pg_get_serial_sequence('",
+            $table,
+            "', 'id'), COALESCE((SELECT MAX(id) FROM ",
+            $table,
+            "), 0) + 1, false)"
+        )
+    };
+}
+
+/// Gives a PostgreSQL transaction one snapshot for all its statements; SQLite's WAL readers have that already.
+pub(crate) const POSTGRES_SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
 /// Names the index behind a unique violation: PostgreSQL reports the constraint, SQLite only a message such as
 /// `UNIQUE constraint failed: users.email_folded`.
 pub(crate) fn unique_violation_target(error: &dyn sqlx::error::DatabaseError) -> String {

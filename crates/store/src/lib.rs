@@ -8,9 +8,11 @@
 mod dialect;
 mod audit;
 mod error;
+mod export;
 mod filter_sql;
 mod migrate;
 mod roles;
+mod scheduled;
 mod settings;
 mod snapshots;
 mod tokens;
@@ -20,7 +22,9 @@ mod users;
 pub use audit::AuditQuery;
 pub use dialect::Backend;
 pub use error::{StoreError, UniqueField};
+pub use export::{EXPORT_TABLES, ExportRecord};
 pub use migrate::{MIGRATIONS, Migration};
+pub use scheduled::ScheduledAction;
 pub use snapshots::Snapshot;
 pub use tokens::TokenLookup;
 pub use users::{Page, UserQuery, sort_value};
@@ -174,6 +178,18 @@ impl Store {
         match &self.pools {
             Pools::Sqlite { write, .. } => Ok(Conn::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?)),
             Pools::Postgres(pool) => Ok(Conn::PostgresTx(pool.begin().await?)),
+        }
+    }
+
+    /// Begins a read-only transaction that sees one consistent snapshot for all its queries, as an export needs.
+    pub async fn begin_snapshot(&self) -> Result<Conn, StoreError> {
+        match &self.pools {
+            Pools::Sqlite { read, .. } => Ok(Conn::SqliteTx(read.begin().await?)),
+            Pools::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query(dialect::POSTGRES_SNAPSHOT).execute(&mut *tx).await?;
+                Ok(Conn::PostgresTx(tx))
+            }
         }
     }
 

@@ -13,12 +13,20 @@ pub struct Migration {
 
 /// Every migration in order. A version appears once with both scripts, so the backends cannot drift apart in
 /// numbering; a test compares the schemas they produce.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "users, roles, snapshots, tokens and the audit trail",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "users, roles, snapshots, tokens and the audit trail",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "scheduled actions",
+        sqlite: include_str!("../migrations/sqlite/0002_scheduled_actions.sql"),
+        postgres: include_str!("../migrations/postgres/0002_scheduled_actions.sql"),
+    },
+];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    BIGINT PRIMARY KEY,
