@@ -68,7 +68,7 @@ fn clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
-/// Applies due scheduled actions every `interval` until told to stop. Errors are logged and retried on the next
+/// Applies due scheduled actions every `interval` until `stop` changes. Errors are logged and retried on the next
 /// pass.
 async fn run_scheduler(roster: Roster, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     tracing::info!(interval_ms = interval.as_millis() as u64, "scheduler started");

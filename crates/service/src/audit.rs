@@ -53,7 +53,7 @@ impl Roster {
     }
 }
 
-/// Verifies the chain as `conn` sees it, which may be an uncommitted import.
+/// Verifies the chain as read through `conn`, which may include an uncommitted import.
 pub(crate) async fn verify_chain(conn: &mut roster_store::Conn) -> Result<AuditVerification> {
     let mut expected_prev = GENESIS_HASH.to_string();
     let mut expected_seq = 1;

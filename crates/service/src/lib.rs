@@ -50,7 +50,7 @@ impl Roster {
         &self.clock
     }
 
-    /// Checks that the database answers.
+    /// Checks that the database responds.
     pub async fn ready(&self) -> Result<()> {
         self.store.ping().await?;
         Ok(())

@@ -12,7 +12,7 @@ use crate::users::assignment_from_json;
 /// Revokes one grant when its expiry passes.
 pub const EXPIRE_ROLE: &str = "expire_role";
 
-/// What one scheduler pass did.
+/// The counts of one scheduler pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SchedulerPass {
     pub applied: usize,

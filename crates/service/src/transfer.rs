@@ -57,8 +57,8 @@ impl Roster {
         Ok(counts)
     }
 
-    /// Reads an export into this database, which must be empty, in one transaction; then compares the row counts
-    /// with the file's and verifies the audit chain.
+    /// Reads an export into this database, which must be empty, in one transaction. Before committing it compares
+    /// the row counts with the file's and verifies the audit chain.
     pub async fn import(&self, input: &mut dyn BufRead) -> Result<TableCounts> {
         let mut conn = self.store.begin().await?;
         for table in ["users", "tokens", "audit_log", "role_types"] {

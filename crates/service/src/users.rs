@@ -131,10 +131,17 @@ impl Roster {
         actor.require(Scope::UsersRead)?;
 
         let mut conn = self.store.read().await?;
-        let user = self.load_user(&mut conn, user_ref, include_archived).await?;
-        let roles = conn.user_assignments(user.id).await?;
+        let found = match user_ref {
+            UserRef::Id(id) => conn.user_with_grants_by_id(*id).await?,
+            UserRef::Email(email) => conn.user_with_grants_by_email(email).await?,
+        };
 
-        Ok(UserWithRoles { user, roles })
+        match found {
+            Some((user, roles)) if include_archived || user.status != LifecycleState::Archived => {
+                Ok(UserWithRoles { user, roles })
+            }
+            _ => Err(ServiceError::not_found("user", user_ref)),
+        }
     }
 
     /// Lists users. Requires `users:read`.
@@ -274,7 +281,7 @@ impl Roster {
         Ok(true)
     }
 
-    /// Restores an archived user. With `restore_roles` it reapplies the snapshot's direct roles exactly; a role
+    /// Restores an archived user. With `restore_roles` it reapplies the snapshot's direct roles exactly. A role
     /// type that no longer exists fails the whole restore with 409 unless `skip_missing_role_types` is set.
     /// Tokens disabled by the archive stay disabled. Requires `users:write`, and `roles:write` to restore roles.
     pub async fn unarchive_user(
@@ -377,7 +384,7 @@ impl Roster {
 
         for item in roles.as_array().map(Vec::as_slice).unwrap_or_default() {
             let Some(grant) = assignment_from_json(item) else {
-                return Err(ServiceError::Internal("a snapshot holds an unreadable role".into()));
+                return Err(ServiceError::Internal("a snapshot contains an unreadable role entry".into()));
             };
             if grant.source != RoleSource::Direct {
                 continue;
@@ -448,7 +455,7 @@ pub(crate) fn assignment_from_json(value: &Value) -> Option<RoleAssignment> {
     })
 }
 
-/// The error for a grant listed twice in one request.
+/// Builds the error for a grant listed twice in one request.
 pub(crate) fn duplicate_grant(pointer: &str) -> FieldError {
     FieldError::new(
         pointer,

@@ -43,8 +43,8 @@ macro_rules! bind_params {
     }};
 }
 
-/// The SQL that serialises concurrent migration runs: an advisory lock on PostgreSQL. SQLite needs none because
-/// the migration transaction begins `IMMEDIATE`.
+/// Returns the SQL that serialises concurrent migration runs: an advisory lock on PostgreSQL. SQLite needs none,
+/// because the migration transaction begins `IMMEDIATE`.
 pub(crate) fn migration_lock(backend: Backend) -> Option<&'static str> {
     match backend {
         Backend::Sqlite => None,

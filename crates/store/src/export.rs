@@ -183,7 +183,7 @@ impl Conn {
         }
         let records = match table {
             "settings" => {
-                // Settings have text keys and few rows: one page holds them all.
+                // Settings have text keys and few rows, so one page contains them all.
                 if after > 0 {
                     return Ok(Vec::new());
                 }

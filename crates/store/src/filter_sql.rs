@@ -4,7 +4,7 @@ use crate::types::{Param, SqlBuf};
 use roster_domain::filter::{CmpOp, Filter, FilterValue, UserAttr};
 use roster_domain::fold;
 
-/// How an attribute is stored.
+/// The columns that store one attribute.
 struct Column {
     /// The column as given.
     raw: &'static str,
@@ -54,9 +54,11 @@ pub(crate) fn push_filter(buf: &mut SqlBuf, filter: &Filter) {
         Filter::And(terms) => push_joined(buf, terms, " AND ", "1 = 1"),
         Filter::Or(terms) => push_joined(buf, terms, " OR ", "1 = 0"),
         Filter::Not(inner) => {
-            buf.push("NOT (");
+            // SQL makes a comparison with a missing (NULL) value unknown, and NOT keeps it unknown. COALESCE makes it
+            // false first, so `not (email eq "x")` matches users without an email, as `email ne "x"` does.
+            buf.push("NOT COALESCE((");
             push_filter(buf, inner);
-            buf.push(")");
+            buf.push("), FALSE)");
         }
         Filter::Present(attr) => {
             let col = column(*attr).raw;
@@ -176,7 +178,7 @@ mod tests {
         let filter = Filter::Not(Box::new(Filter::Or(vec![Filter::HasRole(1), Filter::HasRole(2)])));
         let mut buf = SqlBuf::default();
         push_filter(&mut buf, &filter);
-        assert!(buf.sql.starts_with("NOT ((EXISTS"), "{}", buf.sql);
+        assert!(buf.sql.starts_with("NOT COALESCE(((EXISTS"), "{}", buf.sql);
         assert_eq!(buf.params.len(), 2);
     }
 }

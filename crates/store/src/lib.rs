@@ -1,4 +1,4 @@
-//! Roster's storage layer, the only code that knows SQL.
+//! Roster's storage layer, the only code that contains SQL.
 //!
 //! Every query has one SQL text with `$1` placeholders that runs on SQLite and on PostgreSQL. The [`with_conn!`]
 //! macro compiles each query body once per backend, so a query cannot drift between the two; the few real
@@ -38,7 +38,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Where the data lives.
+/// The location of the data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
     /// An SQLite database file, created when missing.
@@ -181,7 +181,7 @@ impl Store {
         }
     }
 
-    /// Begins a read-only transaction that sees one consistent snapshot for all its queries, as an export needs.
+    /// Begins a read-only transaction whose queries all read one consistent snapshot, as an export needs.
     pub async fn begin_snapshot(&self) -> Result<Conn, StoreError> {
         match &self.pools {
             Pools::Sqlite { read, .. } => Ok(Conn::SqliteTx(read.begin().await?)),
@@ -193,7 +193,7 @@ impl Store {
         }
     }
 
-    /// Checks that the database answers a trivial query.
+    /// Checks that the database responds to a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.read().await?;
         with_conn!(conn, |c| {

@@ -36,21 +36,21 @@ impl From<RoleTypeRow> for RoleType {
 }
 
 #[derive(sqlx::FromRow)]
-struct AssignmentRow {
-    role_type_id: i64,
-    role_type_name: String,
-    resource_type: String,
-    resource_id: String,
-    source: String,
-    source_ref: String,
-    approved_by: Option<String>,
-    reason: Option<String>,
-    expires_at: Option<DbTime>,
-    granted_at: DbTime,
+pub(crate) struct AssignmentRow {
+    pub(crate) role_type_id: i64,
+    pub(crate) role_type_name: String,
+    pub(crate) resource_type: String,
+    pub(crate) resource_id: String,
+    pub(crate) source: String,
+    pub(crate) source_ref: String,
+    pub(crate) approved_by: Option<String>,
+    pub(crate) reason: Option<String>,
+    pub(crate) expires_at: Option<DbTime>,
+    pub(crate) granted_at: DbTime,
 }
 
 impl AssignmentRow {
-    fn into_assignment(self) -> Result<RoleAssignment, StoreError> {
+    pub(crate) fn into_assignment(self) -> Result<RoleAssignment, StoreError> {
         let source = RoleSource::from_parts(&self.source, &self.source_ref)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown role source {:?}", self.source)))?;
         let non_empty = |s: String| if s.is_empty() { None } else { Some(s) };

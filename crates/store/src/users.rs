@@ -4,7 +4,8 @@ use crate::filter_sql::push_filter;
 use crate::types::{DbTime, Param, SqlBuf, db_time, opt_time};
 use crate::{Conn, StoreError};
 use roster_domain::filter::{Filter, FilterValue, Sort, SortDirection, SortKey};
-use roster_domain::{LifecycleState, Timestamp, User, fold};
+use crate::roles::AssignmentRow;
+use roster_domain::{LifecycleState, RoleAssignment, Timestamp, User, fold};
 use std::collections::BTreeMap;
 use time::Date;
 
@@ -81,7 +82,77 @@ fn custom_json(user: &User) -> String {
     serde_json::to_string(&user.custom_attributes).unwrap_or_else(|_| "{}".to_string())
 }
 
-/// Where a page of users starts.
+/// A user row joined with one of its grants, or with none (all grant columns null).
+#[derive(sqlx::FromRow)]
+struct UserGrantRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    role_type_id: Option<i64>,
+    role_type_name: Option<String>,
+    resource_type: Option<String>,
+    resource_id: Option<String>,
+    source: Option<String>,
+    source_ref: Option<String>,
+    approved_by: Option<String>,
+    reason: Option<String>,
+    expires_at: Option<DbTime>,
+    granted_at: Option<DbTime>,
+}
+
+impl UserGrantRow {
+    fn grant(&mut self) -> Option<AssignmentRow> {
+        Some(AssignmentRow {
+            role_type_id: self.role_type_id?,
+            role_type_name: self.role_type_name.take()?,
+            resource_type: self.resource_type.take()?,
+            resource_id: self.resource_id.take()?,
+            source: self.source.take()?,
+            source_ref: self.source_ref.take()?,
+            approved_by: self.approved_by.take(),
+            reason: self.reason.take(),
+            expires_at: self.expires_at,
+            granted_at: self.granted_at?,
+        })
+    }
+}
+
+/// Folds joined rows of one user into the user and its grants.
+fn fold_user_grants(rows: Vec<UserGrantRow>) -> Result<Option<(User, Vec<RoleAssignment>)>, StoreError> {
+    let mut grants = Vec::with_capacity(rows.len());
+    let mut user = None;
+    for mut row in rows {
+        if let Some(grant) = row.grant() {
+            grants.push(grant.into_assignment()?);
+        }
+        if user.is_none() {
+            user = Some(row.user);
+        }
+    }
+    match user {
+        Some(user) => Ok(Some((user.into_user()?, grants))),
+        None => Ok(None),
+    }
+}
+
+macro_rules! user_with_grants_sql {
+    ($condition:literal) => {
+        concat!(
+            "SELECT u.id, u.first_name, u.last_name, u.email, u.user_name, u.unique_id, u.external_id, \
+             u.mobile_number, u.job_title, u.department, u.manager_id, u.start_date, u.end_date, \
+             u.custom_attributes, u.status, u.version, u.created_at, u.updated_at, u.archived_at, \
+             ra.role_type_id, rt.name AS role_type_name, ra.resource_type, ra.resource_id, ra.source, ra.source_ref, \
+             ra.approved_by, ra.reason, ra.expires_at, ra.granted_at \
+             FROM users u LEFT JOIN role_assignments ra ON ra.user_id = u.id \
+             LEFT JOIN role_types rt ON rt.id = ra.role_type_id \
+             WHERE ",
+            $condition,
+            " AND u.status <> 'deleted' \
+             ORDER BY ra.role_type_id, ra.resource_type, ra.resource_id, ra.source, ra.source_ref"
+        )
+    };
+}
+
+/// The start of a page of users.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Page {
     /// Skip this many rows (offset pagination).
@@ -217,7 +288,7 @@ impl Conn {
 
     /// Increments a user's version after a change to its roles, if it is still `expected_version`.
     pub async fn touch_user(&mut self, id: i64, expected_version: i64, at: Timestamp) -> Result<bool, StoreError> {
-        let sql = "UPDATE users SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3";
+        let sql = "UPDATE users SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3 AND status <> 'deleted'";
         let rows = with_conn!(self, |c| {
             sqlx::query(sql).bind(DbTime(at)).bind(id).bind(expected_version).execute(c).await?.rows_affected()
         });
@@ -240,6 +311,22 @@ impl Conn {
             sqlx::query_as::<_, UserRow>(sql).bind(fold(email)).fetch_optional(c).await?
         });
         row.map(UserRow::into_user).transpose()
+    }
+
+    /// Loads a user that is not deleted together with its grants, in one query.
+    pub async fn user_with_grants_by_id(&mut self, id: i64) -> Result<Option<(User, Vec<RoleAssignment>)>, StoreError> {
+        let rows = with_conn!(self, |c| {
+            sqlx::query_as::<_, UserGrantRow>(user_with_grants_sql!("u.id = $1")).bind(id).fetch_all(c).await?
+        });
+        fold_user_grants(rows)
+    }
+
+    /// Loads the user that is not deleted with this email (compared case-insensitively) and its grants.
+    pub async fn user_with_grants_by_email(&mut self, email: &str) -> Result<Option<(User, Vec<RoleAssignment>)>, StoreError> {
+        let rows = with_conn!(self, |c| {
+            sqlx::query_as::<_, UserGrantRow>(user_with_grants_sql!("u.email_folded = $1")).bind(fold(email)).fetch_all(c).await?
+        });
+        fold_user_grants(rows)
     }
 
     /// Tells whether a user that is not deleted has this id.

@@ -3,10 +3,10 @@
 use crate::common::{at, run_on_both};
 use roster_domain::audit::GENESIS_HASH;
 use roster_domain::{AuditEntry, AuditRecord, Change, Changes};
-use roster_store::Store;
+use roster_store::{AuditQuery, Store};
 use serde_json::json;
 
-/// Builds the `index`th entry of a test; the values include non-ASCII text, nesting, numbers and nulls, so that a
+/// Builds the `index`th entry of a test. Its values include non-ASCII text, nesting, numbers and nulls, so a
 /// backend's own JSON or time rendering would show up as a different hash.
 fn entry(index: usize) -> AuditEntry {
     let mut changes = Changes::new();
@@ -15,10 +15,11 @@ fn entry(index: usize) -> AuditEntry {
         "custom_attributes".into(),
         Change { before: json!({"z": 1, "a": [1.5, true]}), after: json!({"a": [], "b": {"é": "ü"}}) },
     );
+    let by_token = index.is_multiple_of(2);
     AuditEntry {
         created_at: at(&format!("2026-03-04T05:06:{:02}.{:06}Z", index % 60, 123_456 + index)),
-        actor_token_id: if index % 2 == 0 { Some(7) } else { None },
-        actor_name: if index % 2 == 0 { "deploy bot".into() } else { "system".into() },
+        actor_token_id: if by_token { Some(7) } else { None },
+        actor_name: if by_token { "deploy bot".into() } else { "system".into() },
         action: "user.update".into(),
         target_type: "user".into(),
         target_id: Some(index.to_string()),
@@ -142,6 +143,52 @@ store_test!(concurrent_appends_one_chain, |db| {
     let head = db.store.read().await?.audit_head().await?;
     let last = chain.last().map(|r| (r.seq, r.hash.clone()));
     assert_eq!(Some(head), last, "audit_head should be the last entry after concurrent appends");
+});
+
+store_test!(list_audit_filters_and_pages, |db| {
+    // Six entries at seq 1 to 6: the token 7 acts in the even ones, seq 4 is an archive, and seq 2 and 5 both
+    // target user 1.
+    for index in 0..6 {
+        let mut entry = entry(index);
+        if index == 3 {
+            entry.action = "user.archive".into();
+        }
+        if index == 4 {
+            entry.target_id = Some("1".into());
+        }
+        append(&db.store, &entry).await?;
+    }
+    let page = AuditQuery { limit: 100, ..AuditQuery::default() };
+    let cases = [
+        ("target user 1, newest first", AuditQuery { target_user_id: Some(1), ..page.clone() }, vec![5, 2]),
+        ("actor token 7", AuditQuery { actor_token_id: Some(7), ..page.clone() }, vec![5, 3, 1]),
+        ("action user.archive", AuditQuery { action: Some("user.archive".into()), ..page.clone() }, vec![4]),
+        (
+            "created strictly between entries 2 and 5",
+            AuditQuery {
+                created_after: Some(entry(1).created_at),
+                created_before: Some(entry(4).created_at),
+                ..page.clone()
+            },
+            vec![4, 3],
+        ),
+        (
+            "ascending after seq 2, two at a time",
+            AuditQuery { ascending: true, after_seq: Some(2), limit: 2, ..page.clone() },
+            vec![3, 4],
+        ),
+        ("descending after seq 3", AuditQuery { after_seq: Some(3), ..page.clone() }, vec![2, 1]),
+        ("offset 1, two at a time", AuditQuery { offset: 1, limit: 2, ..page.clone() }, vec![5, 4]),
+    ];
+
+    let mut conn = db.store.read().await?;
+    for (description, query, expected) in cases {
+        let listed: Vec<i64> = conn.list_audit(&query).await?.into_iter().map(|r| r.seq).collect();
+        assert_eq!(listed, expected, "audit query \"{description}\" listed the wrong entries");
+    }
+
+    let counted = conn.count_audit(&AuditQuery { actor_token_id: Some(7), ..page }).await?;
+    assert_eq!(counted, 3, "count_audit should count the 3 entries of token 7, whatever the page size");
 });
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

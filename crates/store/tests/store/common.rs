@@ -2,7 +2,7 @@
 //! SQLite and on PostgreSQL.
 //!
 //! SQLite gets a database file in a new temporary directory. PostgreSQL gets a new schema `roster_test_<uuid>` in
-//! the database that `ROSTER_TEST_DATABASE_URL` names; the store's connections select it through `search_path`,
+//! the database that `ROSTER_TEST_DATABASE_URL` names. The store's connections select it through `search_path`,
 //! and the schema is dropped when the test ends. When the variable is unset, the PostgreSQL leg is skipped with a
 //! notice on stderr, except under `CI=true`, where it fails. A set variable whose server cannot be reached always
 //! fails, because whoever set it expects the PostgreSQL leg to run.
@@ -31,12 +31,13 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 static SKIP_NOTICE: Once = Once::new();
 
 /// Defines a module `$name` holding two tests, `sqlite` and `postgres`, that each run `$body` on a fresh database
-/// bound to `$db` (a [`TestDb`]). The body may use `?`, and it is migrated first unless marked `unmigrated`.
+/// bound to `$db` (a [`TestDb`]). The body may use `?`. The database is migrated first unless the second argument
+/// is `unmigrated`.
 macro_rules! store_test {
     ($name:ident, |$db:ident| $body:block) => {
         store_test!(@define $name, true, $db, $body);
     };
-    ($name:ident, unmigrated |$db:ident| $body:block) => {
+    ($name:ident, unmigrated, |$db:ident| $body:block) => {
         store_test!(@define $name, false, $db, $body);
     };
     (@define $name:ident, $migrate:expr, $db:ident, $body:block) => {
@@ -140,8 +141,8 @@ struct Provisioned {
 impl Provisioned {
     /// Closes the store and removes the database.
     async fn release(self) -> anyhow::Result<()> {
-        // A body that leaked a connection must not hang the test, so closing is bounded; an idle PostgreSQL
-        // connection holds no lock that would block `DROP SCHEMA`.
+        // A body that leaked a connection must not hang the test, so closing is bounded. Dropping the schema
+        // afterwards is safe because an idle PostgreSQL connection has no lock that would block `DROP SCHEMA`.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.db.store.close()).await;
 
         match self.teardown {
@@ -223,7 +224,9 @@ async fn provision(backend: Backend, migrate: bool) -> anyhow::Result<Option<Pro
 
     if migrate && let Err(error) = provisioned.db.store.migrate().await {
         let _ = provisioned.release().await;
-        return Err(anyhow::Error::new(error).context(format!("migrating the {} test database failed", backend.as_str())));
+        return Err(
+            anyhow::Error::new(error).context(format!("migrating the {} test database failed", backend.as_str()))
+        );
     }
     Ok(Some(provisioned))
 }
@@ -294,14 +297,14 @@ fn postgres_url() -> anyhow::Result<Option<String>> {
 }
 
 async fn connect_admin(url: &str) -> anyhow::Result<PgConnection> {
-    let shown = Location::Postgres(url.to_string()).redacted();
+    let redacted = Location::Postgres(url.to_string()).redacted();
     match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(url)).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(error)) => {
-            bail!("connecting to PostgreSQL at {shown} failed: {error}; start the server or fix {DATABASE_URL_VAR}")
+            bail!("connecting to PostgreSQL at {redacted} failed: {error}; start the server or fix {DATABASE_URL_VAR}")
         }
         Err(_) => bail!(
-            "connecting to PostgreSQL at {shown} timed out after {}s; start the server or fix {DATABASE_URL_VAR}",
+            "connecting to PostgreSQL at {redacted} timed out after {}s; start the server or fix {DATABASE_URL_VAR}",
             CONNECT_TIMEOUT.as_secs()
         ),
     }

@@ -1,5 +1,5 @@
 //! Concurrent writers. SQLite has one writer, so these check that concurrent transactions queue for it instead of
-//! failing with `database is locked`; on PostgreSQL they check the same outcome with real parallel writers.
+//! failing with `database is locked`. On PostgreSQL they check the same outcome with parallel writers.
 
 use crate::common::user;
 use roster_domain::{LifecycleState, User};
@@ -13,10 +13,11 @@ async fn insert_concurrently(store: &Store, prefix: &str, count: usize) -> anyho
         let store = store.clone();
         let person = User { email: Some(format!("{prefix}-{n}@example.com")), ..user(&format!("{prefix}-{n}")) };
         tasks.push(tokio::spawn(async move {
+            // Reading before writing, as a service checks that an email is free before it creates the user, is
+            // what fails with `database is locked` on SQLite when a transaction does not take the write lock first.
             let mut tx = store.begin().await?;
-            tx.insert_user(&person, "api").await?;
-            // A read in the same transaction keeps the write lock a little longer, as a service call would.
             tx.user_by_email(person.email.as_deref().unwrap_or_default()).await?;
+            tx.insert_user(&person, "api").await?;
             tx.commit().await?;
             anyhow::Ok(())
         }));

@@ -1,5 +1,5 @@
 //! Integration tests of the store. Each test written with `store_test!` runs twice, on a fresh SQLite database
-//! and on a fresh PostgreSQL schema; `common` describes how those are made and when PostgreSQL is skipped.
+//! and on a fresh PostgreSQL schema. `common` describes how those are made and when PostgreSQL is skipped.
 //!
 //! All modules form one test binary, so the crate and sqlx are linked once.
 
@@ -15,5 +15,6 @@ mod lists;
 mod migrations;
 mod roles;
 mod settings;
+mod snapshots;
 mod tokens;
 mod users;

@@ -16,7 +16,7 @@ fn migration_versions_ascend() {
     }
 }
 
-store_test!(migrate_applies_every_version, unmigrated |db| {
+store_test!(migrate_applies_every_version, unmigrated, |db| {
     let applied = db.store.migrate().await?;
     assert_eq!(applied, all_versions(), "the first migrate should apply every version in MIGRATIONS");
 
@@ -43,7 +43,7 @@ store_test!(migrate_twice_is_noop, |db| {
     assert_eq!(marker.as_deref(), Some("kept"), "a second migrate should keep existing rows");
 });
 
-store_test!(concurrent_migrations_apply_once, unmigrated |db| {
+store_test!(concurrent_migrations_apply_once, unmigrated, |db| {
     let other = db.connect_another().await?;
     let (first, second) = tokio::join!(db.store.migrate(), other.migrate());
     let first = first?;
@@ -66,7 +66,9 @@ store_test!(concurrent_migrations_apply_once, unmigrated |db| {
 
 store_test!(migrate_creates_expected_tables, |db| {
     let tables: BTreeSet<String> = db.table_columns().await?.into_keys().collect();
-    for table in ["users", "role_types", "role_assignments", "snapshots", "tokens", "audit_log", "audit_head", "settings"] {
+    let expected =
+        ["users", "role_types", "role_assignments", "snapshots", "tokens", "audit_log", "audit_head", "settings"];
+    for table in expected {
         assert!(
             tables.contains(table),
             "the {} database should have table {table} after migrating, but has {tables:?}",

@@ -111,12 +111,8 @@ store_test!(same_key_two_sources, |db| {
     let holder = insert_user(&db.store, &user("holder")).await?;
     let role = insert_role_type(&db.store, &role_type("auditor", None)).await?;
     let direct = grant(&role);
-    let from_group = RoleAssignment {
-        source: RoleSource::Group("g-42".into()),
-        approved_by: None,
-        reason: None,
-        ..direct.clone()
-    };
+    let from_group =
+        RoleAssignment { source: RoleSource::Group("g-42".into()), approved_by: None, reason: None, ..direct.clone() };
 
     let mut tx = db.store.begin().await?;
     tx.insert_assignment(holder.id, &direct).await?;

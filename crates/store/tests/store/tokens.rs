@@ -26,7 +26,8 @@ store_test!(token_lookup_reads_owner_status, |db| {
     let id = insert_token(&db.store, "hash-owner", &token_spec).await?;
 
     let found = db.store.read().await?.token_by_hash("hash-owner").await?;
-    let found = found.ok_or_else(|| anyhow::anyhow!("the token inserted with hash-owner was not found by that hash"))?;
+    let found =
+        found.ok_or_else(|| anyhow::anyhow!("the token inserted with hash-owner was not found by that hash"))?;
     assert_eq!(found.token.id, id, "the lookup should return the inserted token");
     assert_eq!(found.token_hash, "hash-owner", "the lookup should return the stored hash for comparison");
     assert_eq!(found.token.name, token_spec.name, "the token's name should read back unchanged");

@@ -64,11 +64,8 @@ store_test!(email_lookup_folds_unicode, |db| {
 });
 
 store_test!(duplicate_keys_name_field, |db| {
-    let first = User {
-        email: Some("Élodie.Martin@Example.com".into()),
-        unique_id: Some("EMP-7".into()),
-        ..user("EMartin")
-    };
+    let first =
+        User { email: Some("Élodie.Martin@Example.com".into()), unique_id: Some("EMP-7".into()), ..user("EMartin") };
     insert_user(&db.store, &first).await?;
 
     let cases = [
@@ -123,7 +120,8 @@ store_test!(deleted_user_releases_keys, |db| {
         ..user("reused")
     };
     let deleted = insert_user(&db.store, &deleted).await?;
-    let replacement = User { email: Some("Reused@example.com".into()), unique_id: Some("u-1".into()), ..user("Reused") };
+    let replacement =
+        User { email: Some("Reused@example.com".into()), unique_id: Some("u-1".into()), ..user("Reused") };
     let replacement = insert_user(&db.store, &replacement).await?;
 
     let mut conn = db.store.read().await?;
@@ -225,7 +223,8 @@ store_test!(timestamps_keep_microseconds, |db| {
         let stored = insert_user(&db.store, &original).await?;
 
         let loaded = db.store.read().await?.user_by_id(stored.id).await?;
-        let times = loaded.map(|u| (u.created_at.canonical(), u.updated_at.canonical(), u.archived_at.map(|t| t.canonical())));
+        let times =
+            loaded.map(|u| (u.created_at.canonical(), u.updated_at.canonical(), u.archived_at.map(|t| t.canonical())));
         let expected = (
             original.created_at.canonical(),
             original.updated_at.canonical(),
