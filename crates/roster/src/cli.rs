@@ -95,20 +95,25 @@ pub enum AuditCommand {
 }
 
 /// Logs to stderr, so stdout carries only command output such as a new token. The server logs at `info` by
-/// default, other commands at `warn`; `RUST_LOG` overrides both.
-fn init_logging(format: LogFormat, default_filter: &str) {
+/// default, other commands at `warn`; `RUST_LOG` overrides both. Lines are written by a background thread, so a
+/// slow terminal or pipe does not stall request handling. Dropping the returned guard flushes them.
+fn init_logging(format: LogFormat, default_filter: &str) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Not lossy: when the queue is full, callers wait rather than lose lines.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).init(),
         LogFormat::Text => builder.init(),
     }
+    guard
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let default_filter = if matches!(cli.command, Command::Serve(_)) { "info,sqlx=warn" } else { "warn" };
-    init_logging(cli.log_format, default_filter);
+    let _log_guard = init_logging(cli.log_format, default_filter);
 
     match cli.command {
         Command::Serve(args) => serve(args).await,
