@@ -233,6 +233,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("blank", 422, "a required attribute is missing or empty"),
     ("too_long", 422, "an attribute is longer than allowed"),
     ("taken", 422, "an email, user_name, unique_id or role type name is already used"),
+    ("not_found", 422, "an id in the body, such as role_type_id or manager_id, names nothing that exists"),
     ("duplicate", 422, "the same role assignment is listed twice"),
     ("read_only", 422, "an attribute cannot be written through this route"),
     ("unknown_attribute", 422, "the body names an attribute the resource does not have"),

@@ -124,8 +124,38 @@ fn unsupported(why: &str) -> ApiError {
     )
 }
 
+/// The path parameters of a route. It wraps axum's `Path`, whose rejection is plain text, so a bad segment gets
+/// the API's error format.
+#[derive(Debug, Clone)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status().is_server_error() => Err(ApiError::internal(&rejection.body_text())),
+            // The routes take their path parameters as strings, so a matched route fails here only on a segment
+            // that is not UTF-8 once percent-decoded. Such a segment names no user, role type or token.
+            Err(rejection) => Err(ApiError::not_found(format!(
+                "no such resource ({}); check the percent-encoding of the path",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
 /// Parses the `{id-or-email}` path segment.
 pub fn user_ref(segment: &str) -> Result<UserRef, ApiError> {
+    // No stored email contains a control character, and PostgreSQL rejects NUL in a text parameter.
+    if segment.chars().any(char::is_control) {
+        return Err(ApiError::not_found("no user has an address with control characters; check the path"));
+    }
     UserRef::parse(segment).ok_or_else(|| {
         ApiError::not_found(format!("user {segment:?} not found; address a user by numeric id or by email"))
     })

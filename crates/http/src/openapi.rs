@@ -30,6 +30,7 @@ use crate::routes;
         routes::tokens::revoke_user_token,
         routes::health::healthz,
         routes::health::readyz,
+        openapi_json,
     ),
     modifiers(&BearerAuth)
 )]
@@ -45,6 +46,8 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// Serves the OpenAPI description; it needs no token.
+#[utoipa::path(get, path = "/core/openapi.json", tag = "openapi",
+    responses((status = 200, description = "This OpenAPI 3.1 description", content_type = "application/json")))]
 pub async fn openapi_json() -> Response {
     match ApiDoc::openapi().to_json() {
         Ok(json) => (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response(),

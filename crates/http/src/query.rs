@@ -28,6 +28,10 @@ impl Params {
                     format!("unknown parameter {name:?}; this route accepts {}", allowed.join(", ")),
                 ));
             }
+            // PostgreSQL rejects NUL in a text parameter, and no stored value contains one.
+            if value.contains('\0') {
+                return Err(ApiError::bad_parameter(&name, format!("{name} contains a NUL character; remove it")));
+            }
             if map.insert(name.clone(), value).is_some() {
                 return Err(ApiError::bad_parameter(&name, format!("{name} is given twice; give it once")));
             }

@@ -34,13 +34,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = args.database.open().await?;
     let roster = Roster::new(store.clone(), clock());
 
-    if let Bootstrap::Created(path) = roster.bootstrap(&args.database.data_dir).await? {
-        print_first_start(&path, args.listen);
-    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}; is another process using it?", args.listen))?;
     let address = listener.local_addr()?;
+    if let Bootstrap::Created(path) = roster.bootstrap(&args.database.data_dir).await? {
+        print_first_start(&path, address);
+    }
     println!("Roster is listening on http://{address} (database: {})", args.database.location().redacted());
     tracing::info!(address = %address, backend = store.backend().as_str(), "server started");
 

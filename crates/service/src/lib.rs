@@ -30,6 +30,14 @@ use std::sync::Arc;
 /// How many times an operation is retried after losing a race with a concurrent writer.
 const MAX_ATTEMPTS: usize = 8;
 
+/// Waits before retry `attempt` (from 1): a few milliseconds, growing with the attempt and spread by the clock's
+/// sub-millisecond digits, so writers that collided do not collide again in lockstep.
+async fn retry_backoff(attempt: usize) {
+    let spread = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_micros()) % 1000);
+    let base = 2u64.saturating_pow(u32::try_from(attempt).unwrap_or(10).min(8));
+    tokio::time::sleep(std::time::Duration::from_micros(base * 500 + spread)).await;
+}
+
 /// The service: a store and a clock.
 #[derive(Debug, Clone)]
 pub struct Roster {

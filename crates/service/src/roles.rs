@@ -102,7 +102,8 @@ fn same_terms(a: &RoleAssignment, b: &RoleAssignment) -> bool {
 }
 
 impl Roster {
-    /// Checks requested grants against the catalogue and each other; errors point at `{pointer}/{index}/...`.
+    /// Checks requested direct grants against the catalogue and each other, skipping entries of another source.
+    /// Errors point at `{pointer}/{index}/...`, with the index counting every entry.
     pub(crate) async fn validate_grants(
         &self,
         conn: &mut Conn,
@@ -116,6 +117,9 @@ impl Roster {
         let mut catalogue: BTreeMap<i64, Option<RoleType>> = BTreeMap::new();
 
         for (index, request) in requests.iter().enumerate() {
+            if request.source.as_deref().is_some_and(|source| source != "direct") {
+                continue;
+            }
             let at = format!("{pointer}/{index}");
             if let std::collections::btree_map::Entry::Vacant(slot) = catalogue.entry(request.key.role_type_id) {
                 slot.insert(conn.role_type_by_id(request.key.role_type_id).await?);
@@ -190,7 +194,10 @@ impl Roster {
         for attempt in 1..=MAX_ATTEMPTS {
             match self.try_sync_roles(actor, user_ref, &desired, dry_run, if_match).await {
                 Ok(Some(outcome)) => return Ok(outcome),
-                Ok(None) => tracing::info!(attempt, "user changed concurrently; retrying role sync"),
+                Ok(None) => {
+                    tracing::info!(attempt, "user changed concurrently; retrying role sync");
+                    crate::retry_backoff(attempt).await;
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -210,8 +217,6 @@ impl Roster {
         if_match: Option<i64>,
     ) -> Result<Option<SyncOutcome>> {
         let now = self.clock.now();
-        let direct: Vec<RoleRequest> =
-            desired.iter().filter(|r| r.source.as_deref().is_none_or(|s| s == "direct")).cloned().collect();
 
         let mut conn = if dry_run { self.store.read().await? } else { self.store.begin().await? };
         let user = self.load_user(&mut conn, user_ref, false).await?;
@@ -223,7 +228,7 @@ impl Roster {
                 details: Value::Null,
             });
         }
-        let grants = self.validate_grants(&mut conn, &direct, "data", now).await?;
+        let grants = self.validate_grants(&mut conn, desired, "data", now).await?;
         let previous = conn.user_assignments(user.id).await?;
 
         let current: BTreeMap<RoleKey, RoleAssignment> = previous

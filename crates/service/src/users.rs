@@ -112,7 +112,7 @@ impl Roster {
             updated_at: now,
             archived_at: None,
         };
-        user.id = conn.insert_user(&user, "api").await?;
+        user.id = conn.insert_user(&user, "api").await.map_err(|e| taken_on_create(e, &new))?;
         let assignments = self.insert_grants(&mut conn, user.id, &grants, actor, now).await?;
 
         let mut changes = diff(&serde_json::Map::new(), &user.attributes_json());
@@ -171,7 +171,10 @@ impl Roster {
         for attempt in 1..=MAX_ATTEMPTS {
             match self.try_update_user(actor, user_ref, &patch, if_match).await {
                 Ok(Some(done)) => return Ok(done),
-                Ok(None) => tracing::info!(attempt, "user changed concurrently; retrying update"),
+                Ok(None) => {
+                    tracing::info!(attempt, "user changed concurrently; retrying update");
+                    crate::retry_backoff(attempt).await;
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -230,7 +233,10 @@ impl Roster {
         for attempt in 1..=MAX_ATTEMPTS {
             match self.try_archive_user(actor, user_ref).await {
                 Ok(true) => return Ok(()),
-                Ok(false) => tracing::info!(attempt, "user changed concurrently; retrying archive"),
+                Ok(false) => {
+                    tracing::info!(attempt, "user changed concurrently; retrying archive");
+                    crate::retry_backoff(attempt).await;
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -299,7 +305,10 @@ impl Roster {
         for attempt in 1..=MAX_ATTEMPTS {
             match self.try_unarchive_user(actor, user_ref, restore_roles, skip_missing_role_types).await {
                 Ok(Some(done)) => return Ok(done),
-                Ok(None) => tracing::info!(attempt, "user changed concurrently; retrying unarchive"),
+                Ok(None) => {
+                    tracing::info!(attempt, "user changed concurrently; retrying unarchive");
+                    crate::retry_backoff(attempt).await;
+                }
                 Err(error) => return Err(error),
             }
         }
@@ -424,6 +433,15 @@ impl Roster {
     fn user_roles_view(&self, mut roles: Vec<RoleAssignment>) -> Vec<RoleAssignment> {
         roles.sort_by(|a, b| a.key.cmp(&b.key));
         roles
+    }
+}
+
+/// Maps a unique violation on insert to the field the client sent. When the user name defaulted from the email
+/// and both collide, SQLite reports the user name's index and PostgreSQL the email's, so both name the email.
+fn taken_on_create(error: roster_store::StoreError, new: &NewUser) -> ServiceError {
+    match ServiceError::from(error) {
+        ServiceError::Taken { field: "user_name" } if new.user_name.is_none() => ServiceError::Taken { field: "email" },
+        other => other,
     }
 }
 

@@ -197,7 +197,7 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.read().await?;
         with_conn!(conn, |c| {
-            sqlx::query_scalar::<_, i64>("SELECT 1").fetch_one(c).await?;
+            sqlx::query_scalar::<_, i64>("SELECT CAST(1 AS BIGINT)").fetch_one(c).await?;
         });
         Ok(())
     }

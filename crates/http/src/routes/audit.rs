@@ -63,7 +63,7 @@ pub async fn list_action_logs(State(state): State<AppState>, Auth(actor): Auth, 
         created_before: params.timestamp("created_before")?,
         ascending,
         after_seq,
-        offset: page_number.map_or(0, |n| u64::try_from(n - 1).unwrap_or(0) * u64::from(limit)),
+        offset: page_number.map_or(0, |n| u64::try_from(n - 1).unwrap_or(0).saturating_mul(u64::from(limit))),
         limit,
     };
     let first_page = after_seq.is_none() && page_number.is_none_or(|n| n == 1);

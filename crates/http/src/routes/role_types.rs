@@ -1,6 +1,6 @@
 //! `/core/role_types`: the role catalogue.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_domain::user::{MAX_TEXT_LEN, check_text};
@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::AppState;
 use crate::documents::{attributes, resource_data, role_type_resource};
 use crate::error::ApiError;
-use crate::extract::{Auth, JsonBody, numeric_id};
+use crate::extract::{Auth, JsonBody, Path, numeric_id};
 use crate::response::json_api;
 
 /// Lists the role catalogue. Scope: `users:read`.

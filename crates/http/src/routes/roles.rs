@@ -1,6 +1,6 @@
 //! `/core/users/{id}/roles`: a user's roles and role sync.
 
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use roster_domain::RoleAssignment;
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::documents::{RoleView, group_roles, read_role_sync};
 use crate::error::ApiError;
-use crate::extract::{Auth, JsonBody, if_match, user_ref};
+use crate::extract::{Auth, JsonBody, Path, if_match, user_ref};
 use crate::query::Params;
 use crate::response::{json_api, with_etag};
 
@@ -63,7 +63,8 @@ pub async fn sync_roles(
         .roster
         .sync_roles(&actor, &user_ref, desired, dry_run, expected)
         .await
-        .map_err(|e| ApiError::from_service(e, "/data"))?;
+        // The service names fields from `data` on, as in `data/0/role_type_id`.
+        .map_err(|e| ApiError::from_service(e, ""))?;
 
     let body = json!({
         "data": role_resources(&outcome.roles),

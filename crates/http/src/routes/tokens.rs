@@ -1,6 +1,6 @@
 //! `/core/users/{id}/user_app_tokens`: a user's API tokens.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use roster_service::TokenRequest;
@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::documents::{attributes, resource_data, token_resource};
 use crate::error::ApiError;
-use crate::extract::{Auth, JsonBody, numeric_id, user_ref};
+use crate::extract::{Auth, JsonBody, Path, numeric_id, user_ref};
 use crate::response::json_api;
 
 /// Lists the user's tokens (never their secrets). Scope: `admin`.

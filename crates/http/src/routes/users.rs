@@ -1,6 +1,6 @@
 //! `/core/users`: create, list, get, update, archive and restore users.
 
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_domain::filter::{CmpOp, Filter, FilterValue, Sort, SortKey, UserAttr};
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::documents::{read_new_user, read_user_patch, user_document, user_resource};
 use crate::error::ApiError;
-use crate::extract::{Auth, JsonBody, OptionalJsonBody, if_match, user_ref};
+use crate::extract::{Auth, JsonBody, OptionalJsonBody, Path, if_match, user_ref};
 use crate::query::Params;
 use crate::response::{json_api, with_etag};
 
