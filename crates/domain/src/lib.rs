@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod error;
 pub mod filter;
+pub mod group;
 pub mod role;
 pub mod scope;
 pub mod time;
@@ -12,6 +13,7 @@ pub mod user;
 
 pub use audit::{AuditEntry, AuditRecord, Change, Changes};
 pub use error::{FieldError, ValidationErrors};
+pub use group::{Group, GroupChange, GroupFilter, GroupMember};
 pub use filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, UserAttr};
 pub use role::{DirectGrant, RoleAssignment, RoleKey, RoleSource, RoleType, RoleTypeInput, RoleTypePatch};
 pub use scope::{Scope, Scopes};

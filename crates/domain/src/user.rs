@@ -204,6 +204,9 @@ pub struct User {
     pub start_date: Option<Date>,
     pub end_date: Option<Date>,
     pub custom_attributes: BTreeMap<String, String>,
+    /// SCIM attributes without a Roster field (such as `displayName` or `addresses`), kept as the client sent
+    /// them and returned intact.
+    pub scim_attributes: serde_json::Map<String, serde_json::Value>,
     pub status: LifecycleState,
     /// Incremented on every change to the user or its roles; the ETag.
     pub version: i64,
@@ -237,6 +240,9 @@ impl User {
                 self.custom_attributes.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
             ),
         );
+        if !self.scim_attributes.is_empty() {
+            map.insert("scim_attributes".into(), serde_json::Value::Object(self.scim_attributes.clone()));
+        }
         map.insert("status".into(), serde_json::Value::String(self.status.as_str().into()));
         map
     }
@@ -258,6 +264,7 @@ pub struct NewUser {
     pub start_date: Option<Date>,
     pub end_date: Option<Date>,
     pub custom_attributes: BTreeMap<String, String>,
+    pub scim_attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 impl NewUser {
@@ -299,6 +306,7 @@ pub struct UserPatch {
     pub start_date: Option<Option<Date>>,
     pub end_date: Option<Option<Date>>,
     pub custom_attributes: Option<BTreeMap<String, String>>,
+    pub scim_attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl UserPatch {
@@ -344,6 +352,9 @@ impl UserPatch {
         }
         if let Some(v) = &self.custom_attributes {
             next.custom_attributes = v.clone();
+        }
+        if let Some(v) = &self.scim_attributes {
+            next.scim_attributes = v.clone();
         }
 
         next

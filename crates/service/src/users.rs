@@ -106,6 +106,7 @@ impl Roster {
             start_date: new.start_date,
             end_date: new.end_date,
             custom_attributes: new.custom_attributes.clone(),
+            scim_attributes: new.scim_attributes.clone(),
             status: LifecycleState::Active,
             version: 1,
             created_at: now,
@@ -364,6 +365,7 @@ impl Roster {
             conn.insert_assignment(current.id, grant).await?;
             self.schedule_expiry(&mut conn, current.id, grant, actor).await?;
         }
+        self.regrant_user_groups(&mut conn, current.id, now).await?;
         if let (Some(snapshot), true) = (&snapshot, restore_roles) {
             conn.mark_snapshot_restored(snapshot.id, now).await?;
         }
@@ -383,6 +385,120 @@ impl Roster {
 
         tracing::info!(user_id = current.id, roles = roles.len(), "unarchived user");
         Ok(Some(UserWithRoles { user: next, roles }))
+    }
+
+    /// Activates a pending or suspended user, giving it its groups' grants; an active user is left as it is, and
+    /// an archived one must be restored with [`Roster::unarchive_user`]. Requires `users:write`.
+    pub async fn activate_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<UserWithRoles> {
+        actor.require(Scope::UsersWrite)?;
+
+        for attempt in 1..=MAX_ATTEMPTS {
+            match self.try_activate_user(actor, user_ref).await {
+                Ok(Some(done)) => return Ok(done),
+                Ok(None) => {
+                    tracing::info!(attempt, "user changed concurrently; retrying activation");
+                    crate::retry_backoff(attempt).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(ServiceError::Conflict {
+            code: "busy",
+            message: "the user kept changing concurrently; retry the request".into(),
+            details: Value::Null,
+        })
+    }
+
+    async fn try_activate_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<Option<UserWithRoles>> {
+        let now = self.clock.now();
+
+        let mut conn = self.store.begin().await?;
+        let current = self.load_user(&mut conn, user_ref, true).await?;
+        if !matches!(current.status, LifecycleState::Pending | LifecycleState::Suspended) {
+            let roles = conn.user_assignments(current.id).await?;
+            return Ok(Some(UserWithRoles { user: current, roles }));
+        }
+
+        let mut next = current.clone();
+        next.status = LifecycleState::Active;
+        next.updated_at = now;
+        if !conn.update_user(&next, current.version).await? {
+            return Ok(None);
+        }
+        next.version = current.version + 1;
+        self.regrant_user_groups(&mut conn, current.id, now).await?;
+
+        let mut changes = Changes::new();
+        changes.insert("status".into(), status_change(current.status, LifecycleState::Active));
+        conn.append_audit(&self.audit_entry(actor, "user.activate", "user", Some(current.id.to_string()), changes))
+            .await?;
+        let roles = conn.user_assignments(current.id).await?;
+        conn.commit().await?;
+
+        tracing::info!(user_id = current.id, "activated user");
+        Ok(Some(UserWithRoles { user: next, roles }))
+    }
+
+    /// Deletes a user as SCIM `DELETE` does: in one transaction it archives the user (snapshot, roles removed,
+    /// tokens disabled), removes it from every group and marks it deleted, which releases its unique keys.
+    /// From then on it exists only in the audit trail. Requires `users:write`.
+    pub async fn delete_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<()> {
+        actor.require(Scope::UsersWrite)?;
+
+        for attempt in 1..=MAX_ATTEMPTS {
+            match self.try_delete_user(actor, user_ref).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
+                    tracing::info!(attempt, "user changed concurrently; retrying delete");
+                    crate::retry_backoff(attempt).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Err(ServiceError::Conflict {
+            code: "busy",
+            message: "the user kept changing concurrently; retry the request".into(),
+            details: Value::Null,
+        })
+    }
+
+    async fn try_delete_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<bool> {
+        let now = self.clock.now();
+
+        let mut conn = self.store.begin().await?;
+        let current = self.load_user(&mut conn, user_ref, true).await?;
+        if !conn.mark_user_deleted(current.id, current.version, now).await? {
+            return Ok(false);
+        }
+
+        let roles = conn.user_assignments(current.id).await?;
+        if current.status != LifecycleState::Archived {
+            let attributes = Value::Object(current.attributes_json());
+            conn.insert_snapshot(current.id, now, &attributes, &roles_json(&roles)).await?;
+        }
+        conn.delete_user_assignments(current.id).await?;
+        let disabled = conn.disable_user_tokens(current.id, now).await?;
+        let groups = conn.remove_user_from_groups(current.id).await?;
+
+        let mut changes = Changes::new();
+        changes.insert("status".into(), status_change(current.status, LifecycleState::Deleted));
+        if !roles.is_empty() {
+            changes.insert("roles".into(), Change { before: roles_json(&roles), after: Value::Array(vec![]) });
+        }
+        if !groups.is_empty() {
+            let ids = Value::Array(groups.iter().map(|id| (*id).into()).collect());
+            changes.insert("groups_left".into(), Change { before: ids, after: Value::Null });
+        }
+        if !disabled.is_empty() {
+            let ids = Value::Array(disabled.iter().map(|id| (*id).into()).collect());
+            changes.insert("disabled_token_ids".into(), Change { before: Value::Null, after: ids });
+        }
+        conn.append_audit(&self.audit_entry(actor, "user.delete", "user", Some(current.id.to_string()), changes))
+            .await?;
+        conn.commit().await?;
+
+        tracing::info!(user_id = current.id, "deleted user");
+        Ok(true)
     }
 
     /// Reads the direct grants of a snapshot, split into those whose role type still exists and a description

@@ -58,6 +58,7 @@ pub struct UserRow {
     #[serde(with = "iso_date")]
     pub end_date: Option<Date>,
     pub custom_attributes: String,
+    pub scim_attributes: String,
     pub status: String,
     pub origin: String,
     pub version: i64,
@@ -147,6 +148,32 @@ pub struct AuditRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct GroupRow {
+    pub id: i64,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub scim_attributes: String,
+    pub version: i64,
+    pub created_at: DbTime,
+    pub updated_at: DbTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct GroupMemberRow {
+    pub group_id: i64,
+    pub user_id: i64,
+    pub added_at: DbTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct GroupRoleRow {
+    pub group_id: i64,
+    pub role_type_id: i64,
+    pub resource_type: String,
+    pub resource_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct SettingRow {
     pub key: String,
     pub value: String,
@@ -163,12 +190,26 @@ pub enum ExportRecord {
     Snapshots(SnapshotRow),
     Tokens(TokenRow),
     ScheduledActions(ScheduledRow),
+    Groups(GroupRow),
+    GroupMembers(GroupMemberRow),
+    GroupRoles(GroupRoleRow),
     AuditLog(AuditRow),
 }
 
 /// The tables in dependency order, which is the order of an export and of an import.
-pub const EXPORT_TABLES: &[&str] =
-    &["settings", "role_types", "users", "role_assignments", "snapshots", "tokens", "scheduled_actions", "audit_log"];
+pub const EXPORT_TABLES: &[&str] = &[
+    "settings",
+    "role_types",
+    "users",
+    "role_assignments",
+    "snapshots",
+    "tokens",
+    "scheduled_actions",
+    "groups",
+    "group_members",
+    "group_roles",
+    "audit_log",
+];
 
 impl Conn {
     /// Reads up to `limit` rows of `table` with a key above `after`, in key order.
@@ -193,11 +234,27 @@ impl Conn {
                 rows.into_iter().enumerate().map(|(i, r)| (i64::try_from(i).unwrap_or(0) + 1, ExportRecord::Settings(r))).collect()
             }
             "role_types" => page!(RoleTypeRow, RoleTypes, "SELECT id, name, description, category, resource_type, created_at, updated_at FROM role_types WHERE id > $1 ORDER BY id LIMIT $2", id),
-            "users" => page!(UserRow, Users, "SELECT id, first_name, last_name, email, user_name, unique_id, external_id, mobile_number, job_title, department, manager_id, start_date, end_date, custom_attributes, status, origin, version, created_at, updated_at, archived_at, deleted_at FROM users WHERE id > $1 ORDER BY id LIMIT $2", id),
+            "users" => page!(UserRow, Users, "SELECT id, first_name, last_name, email, user_name, unique_id, external_id, mobile_number, job_title, department, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, origin, version, created_at, updated_at, archived_at, deleted_at FROM users WHERE id > $1 ORDER BY id LIMIT $2", id),
             "role_assignments" => page!(AssignmentRow, RoleAssignments, "SELECT id, user_id, role_type_id, resource_type, resource_id, source, source_ref, approved_by, reason, expires_at, granted_at FROM role_assignments WHERE id > $1 ORDER BY id LIMIT $2", id),
             "snapshots" => page!(SnapshotRow, Snapshots, "SELECT id, user_id, taken_at, attributes, roles, restored_at FROM snapshots WHERE id > $1 ORDER BY id LIMIT $2", id),
             "tokens" => page!(TokenRow, Tokens, "SELECT id, name, token_hash, scopes, user_id, created_at, expires_at, revoked_at, disabled_at FROM tokens WHERE id > $1 ORDER BY id LIMIT $2", id),
             "scheduled_actions" => page!(ScheduledRow, ScheduledActions, "SELECT id, kind, user_id, payload, due_at, status, created_at, created_by, applied_at, result FROM scheduled_actions WHERE id > $1 ORDER BY id LIMIT $2", id),
+            "groups" => page!(GroupRow, Groups, "SELECT id, display_name, external_id, scim_attributes, version, created_at, updated_at FROM groups WHERE id > $1 ORDER BY id LIMIT $2", id),
+            // Tables with composite keys page by position; the export's snapshot transaction keeps positions stable.
+            "group_members" => {
+                let rows = with_conn!(self, |c| {
+                    sqlx::query_as::<_, GroupMemberRow>("SELECT group_id, user_id, added_at FROM group_members ORDER BY group_id, user_id LIMIT $2 OFFSET $1")
+                        .bind(after).bind(limit).fetch_all(c).await?
+                });
+                rows.into_iter().zip(after + 1..).map(|(r, key)| (key, ExportRecord::GroupMembers(r))).collect()
+            }
+            "group_roles" => {
+                let rows = with_conn!(self, |c| {
+                    sqlx::query_as::<_, GroupRoleRow>("SELECT group_id, role_type_id, resource_type, resource_id FROM group_roles ORDER BY group_id, role_type_id, resource_type, resource_id LIMIT $2 OFFSET $1")
+                        .bind(after).bind(limit).fetch_all(c).await?
+                });
+                rows.into_iter().zip(after + 1..).map(|(r, key)| (key, ExportRecord::GroupRoles(r))).collect()
+            }
             "audit_log" => page!(AuditRow, AuditLog, "SELECT seq, created_at, actor_token_id, actor_name, action, target_type, target_id, changes, request_id, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2", seq),
             other => return Err(StoreError::Corrupt(format!("unknown table {other:?}"))),
         };
@@ -214,6 +271,9 @@ impl Conn {
             "snapshots" => "SELECT COUNT(*) FROM snapshots",
             "tokens" => "SELECT COUNT(*) FROM tokens",
             "scheduled_actions" => "SELECT COUNT(*) FROM scheduled_actions",
+            "groups" => "SELECT COUNT(*) FROM groups",
+            "group_members" => "SELECT COUNT(*) FROM group_members",
+            "group_roles" => "SELECT COUNT(*) FROM group_roles",
             "audit_log" => "SELECT COUNT(*) FROM audit_log",
             other => return Err(StoreError::Corrupt(format!("unknown table {other:?}"))),
         };
@@ -239,13 +299,13 @@ impl Conn {
                 let fold = |v: &Option<String>| v.as_deref().map(roster_domain::fold);
                 let fold_or_empty = |v: &Option<String>| v.as_deref().map(roster_domain::fold).unwrap_or_default();
                 with_conn!(self, |c| {
-                    sqlx::query("INSERT INTO users (id, first_name, first_name_folded, last_name, last_name_folded, email, email_folded, user_name, user_name_folded, unique_id, unique_id_folded, external_id, mobile_number, job_title, job_title_folded, department, department_folded, manager_id, start_date, end_date, custom_attributes, status, origin, version, created_at, updated_at, archived_at, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28)")
+                    sqlx::query("INSERT INTO users (id, first_name, first_name_folded, last_name, last_name_folded, email, email_folded, user_name, user_name_folded, unique_id, unique_id_folded, external_id, mobile_number, job_title, job_title_folded, department, department_folded, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, origin, version, created_at, updated_at, archived_at, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)")
                         .bind(r.id).bind(&r.first_name).bind(fold_or_empty(&r.first_name)).bind(&r.last_name)
                         .bind(fold_or_empty(&r.last_name)).bind(&r.email).bind(fold(&r.email)).bind(&r.user_name)
                         .bind(roster_domain::fold(&r.user_name)).bind(&r.unique_id).bind(fold(&r.unique_id))
                         .bind(&r.external_id).bind(&r.mobile_number).bind(&r.job_title).bind(fold_or_empty(&r.job_title))
                         .bind(&r.department).bind(fold_or_empty(&r.department)).bind(r.manager_id).bind(r.start_date)
-                        .bind(r.end_date).bind(&r.custom_attributes).bind(&r.status).bind(&r.origin).bind(r.version)
+                        .bind(r.end_date).bind(&r.custom_attributes).bind(&r.scim_attributes).bind(&r.status).bind(&r.origin).bind(r.version)
                         .bind(r.created_at).bind(r.updated_at).bind(r.archived_at).bind(r.deleted_at).execute(c).await?;
                 })
             }
@@ -269,6 +329,19 @@ impl Conn {
                 sqlx::query("INSERT INTO scheduled_actions (id, kind, user_id, payload, due_at, status, created_at, created_by, applied_at, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                     .bind(r.id).bind(&r.kind).bind(r.user_id).bind(&r.payload).bind(r.due_at).bind(&r.status)
                     .bind(r.created_at).bind(&r.created_by).bind(r.applied_at).bind(&r.result).execute(c).await?;
+            }),
+            ExportRecord::Groups(r) => with_conn!(self, |c| {
+                sqlx::query("INSERT INTO groups (id, display_name, display_name_folded, external_id, scim_attributes, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(r.id).bind(&r.display_name).bind(roster_domain::fold(&r.display_name)).bind(&r.external_id)
+                    .bind(&r.scim_attributes).bind(r.version).bind(r.created_at).bind(r.updated_at).execute(c).await?;
+            }),
+            ExportRecord::GroupMembers(r) => with_conn!(self, |c| {
+                sqlx::query("INSERT INTO group_members (group_id, user_id, added_at) VALUES ($1, $2, $3)")
+                    .bind(r.group_id).bind(r.user_id).bind(r.added_at).execute(c).await?;
+            }),
+            ExportRecord::GroupRoles(r) => with_conn!(self, |c| {
+                sqlx::query("INSERT INTO group_roles (group_id, role_type_id, resource_type, resource_id) VALUES ($1, $2, $3, $4)")
+                    .bind(r.group_id).bind(r.role_type_id).bind(&r.resource_type).bind(&r.resource_id).execute(c).await?;
             }),
             ExportRecord::AuditLog(r) => with_conn!(self, |c| {
                 sqlx::query("INSERT INTO audit_log (seq, created_at, actor_token_id, actor_name, action, target_type, target_id, changes, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
@@ -296,8 +369,9 @@ impl Conn {
         if self.backend() == Backend::Sqlite {
             return Ok(());
         }
-        for table in ["role_types", "users", "role_assignments", "snapshots", "tokens", "scheduled_actions"] {
+        for table in ["role_types", "users", "role_assignments", "snapshots", "tokens", "scheduled_actions", "groups"] {
             let sql = match table {
+                "groups" => postgres_reset_sequence!("groups"),
                 "role_types" => postgres_reset_sequence!("role_types"),
                 "users" => postgres_reset_sequence!("users"),
                 "role_assignments" => postgres_reset_sequence!("role_assignments"),

@@ -26,6 +26,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_scheduled_actions.sql"),
         postgres: include_str!("../migrations/postgres/0002_scheduled_actions.sql"),
     },
+    Migration {
+        version: 3,
+        description: "SCIM attributes and groups",
+        sqlite: include_str!("../migrations/sqlite/0003_scim_groups.sql"),
+        postgres: include_str!("../migrations/postgres/0003_scim_groups.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -185,6 +185,29 @@ impl Conn {
         Ok(())
     }
 
+    /// Inserts one grant unless the user already has this key from this source; returns true when it inserted.
+    pub async fn insert_assignment_if_absent(&mut self, user_id: i64, grant: &RoleAssignment) -> Result<bool, StoreError> {
+        let sql = "INSERT INTO role_assignments (user_id, role_type_id, resource_type, resource_id, source, source_ref, \
+             approved_by, reason, expires_at, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             ON CONFLICT (user_id, role_type_id, resource_type, resource_id, source, source_ref) DO NOTHING RETURNING id";
+        let inserted = with_conn!(self, |c| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(user_id)
+                .bind(grant.key.role_type_id)
+                .bind(grant.key.resource_type.clone().unwrap_or_default())
+                .bind(grant.key.resource_id.clone().unwrap_or_default())
+                .bind(grant.source.kind())
+                .bind(grant.source.reference())
+                .bind(&grant.approved_by)
+                .bind(&grant.reason)
+                .bind(db_time(grant.expires_at))
+                .bind(DbTime(grant.granted_at))
+                .fetch_optional(c)
+                .await?
+        });
+        Ok(inserted.is_some())
+    }
+
     /// Deletes one grant: the key from one source.
     pub async fn delete_assignment(&mut self, user_id: i64, key: &RoleKey, source: &RoleSource) -> Result<u64, StoreError> {
         let sql = "DELETE FROM role_assignments WHERE user_id = $1 AND role_type_id = $2 AND resource_type = $3 \

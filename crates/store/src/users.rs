@@ -12,7 +12,8 @@ use time::Date;
 macro_rules! user_columns {
     () => {
         "id, first_name, last_name, email, user_name, unique_id, external_id, mobile_number, job_title, department, \
-         manager_id, start_date, end_date, custom_attributes, status, version, created_at, updated_at, archived_at"
+         manager_id, start_date, end_date, custom_attributes, scim_attributes, status, version, created_at, updated_at, \
+         archived_at"
     };
 }
 
@@ -32,6 +33,7 @@ struct UserRow {
     start_date: Option<Date>,
     end_date: Option<Date>,
     custom_attributes: String,
+    scim_attributes: String,
     status: String,
     version: i64,
     created_at: DbTime,
@@ -45,6 +47,8 @@ impl UserRow {
             .ok_or_else(|| StoreError::Corrupt(format!("user {} has unknown status {:?}", self.id, self.status)))?;
         let custom_attributes: BTreeMap<String, String> = serde_json::from_str(&self.custom_attributes)
             .map_err(|e| StoreError::Corrupt(format!("user {} has invalid custom_attributes: {e}", self.id)))?;
+        let scim_attributes: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&self.scim_attributes)
+            .map_err(|e| StoreError::Corrupt(format!("user {} has invalid scim_attributes: {e}", self.id)))?;
 
         Ok(User {
             id: self.id,
@@ -61,6 +65,7 @@ impl UserRow {
             start_date: self.start_date,
             end_date: self.end_date,
             custom_attributes,
+            scim_attributes,
             status,
             version: self.version,
             created_at: self.created_at.0,
@@ -80,6 +85,10 @@ fn fold_or_empty(value: &Option<String>) -> String {
 
 fn custom_json(user: &User) -> String {
     serde_json::to_string(&user.custom_attributes).unwrap_or_else(|_| "{}".to_string())
+}
+
+fn scim_json(user: &User) -> String {
+    serde_json::Value::Object(user.scim_attributes.clone()).to_string()
 }
 
 /// A user row joined with one of its grants, or with none (all grant columns null).
@@ -139,7 +148,7 @@ macro_rules! user_with_grants_sql {
         concat!(
             "SELECT u.id, u.first_name, u.last_name, u.email, u.user_name, u.unique_id, u.external_id, \
              u.mobile_number, u.job_title, u.department, u.manager_id, u.start_date, u.end_date, \
-             u.custom_attributes, u.status, u.version, u.created_at, u.updated_at, u.archived_at, \
+             u.custom_attributes, u.scim_attributes, u.status, u.version, u.created_at, u.updated_at, u.archived_at, \
              ra.role_type_id, rt.name AS role_type_name, ra.resource_type, ra.resource_id, ra.source, ra.source_ref, \
              ra.approved_by, ra.reason, ra.expires_at, ra.granted_at \
              FROM users u LEFT JOIN role_assignments ra ON ra.user_id = u.id \
@@ -206,9 +215,9 @@ impl Conn {
         let sql = "INSERT INTO users (first_name, first_name_folded, last_name, last_name_folded, email, email_folded, \
              user_name, user_name_folded, unique_id, unique_id_folded, external_id, mobile_number, job_title, \
              job_title_folded, department, department_folded, manager_id, start_date, end_date, custom_attributes, \
-             status, origin, version, created_at, updated_at, archived_at) \
+             status, origin, version, created_at, updated_at, archived_at, scim_attributes) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, 1, $23, $24, $25) RETURNING id";
+             $22, 1, $23, $24, $25, $26) RETURNING id";
         let id = with_conn!(self, |c| {
             sqlx::query_scalar::<_, i64>(sql)
                 .bind(&user.first_name)
@@ -236,6 +245,7 @@ impl Conn {
                 .bind(DbTime(user.created_at))
                 .bind(DbTime(user.updated_at))
                 .bind(db_time(user.archived_at))
+                .bind(scim_json(user))
                 .fetch_one(c)
                 .await?
         });
@@ -250,8 +260,8 @@ impl Conn {
              email = $5, email_folded = $6, user_name = $7, user_name_folded = $8, unique_id = $9, \
              unique_id_folded = $10, external_id = $11, mobile_number = $12, job_title = $13, job_title_folded = $14, \
              department = $15, department_folded = $16, manager_id = $17, start_date = $18, end_date = $19, \
-             custom_attributes = $20, status = $21, updated_at = $22, archived_at = $23, version = version + 1 \
-             WHERE id = $24 AND version = $25 AND status <> 'deleted'";
+             custom_attributes = $20, status = $21, updated_at = $22, archived_at = $23, scim_attributes = $24, \
+             version = version + 1 WHERE id = $25 AND version = $26 AND status <> 'deleted'";
         let result = with_conn!(self, |c| {
             sqlx::query(sql)
                 .bind(&user.first_name)
@@ -277,6 +287,7 @@ impl Conn {
                 .bind(user.status.as_str())
                 .bind(DbTime(user.updated_at))
                 .bind(db_time(user.archived_at))
+                .bind(scim_json(user))
                 .bind(user.id)
                 .bind(expected_version)
                 .execute(c)
@@ -289,6 +300,17 @@ impl Conn {
     /// Increments a user's version after a change to its roles, if it is still `expected_version`.
     pub async fn touch_user(&mut self, id: i64, expected_version: i64, at: Timestamp) -> Result<bool, StoreError> {
         let sql = "UPDATE users SET version = version + 1, updated_at = $1 WHERE id = $2 AND version = $3 AND status <> 'deleted'";
+        let rows = with_conn!(self, |c| {
+            sqlx::query(sql).bind(DbTime(at)).bind(id).bind(expected_version).execute(c).await?.rows_affected()
+        });
+        Ok(rows == 1)
+    }
+
+    /// Marks a user deleted if its version is still `expected_version`. Its unique keys are released, because the
+    /// unique indexes cover only users that are not deleted.
+    pub async fn mark_user_deleted(&mut self, id: i64, expected_version: i64, at: Timestamp) -> Result<bool, StoreError> {
+        let sql = "UPDATE users SET status = 'deleted', deleted_at = $1, updated_at = $1, version = version + 1 \
+             WHERE id = $2 AND version = $3 AND status <> 'deleted'";
         let rows = with_conn!(self, |c| {
             sqlx::query(sql).bind(DbTime(at)).bind(id).bind(expected_version).execute(c).await?.rows_affected()
         });

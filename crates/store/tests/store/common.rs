@@ -338,6 +338,7 @@ pub fn user(user_name: &str) -> User {
         start_date: None,
         end_date: None,
         custom_attributes: BTreeMap::new(),
+        scim_attributes: serde_json::Map::new(),
         status: LifecycleState::Active,
         version: 1,
         created_at: at("2026-01-05T09:00:00Z"),

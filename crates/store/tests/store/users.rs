@@ -20,6 +20,10 @@ fn full_user() -> User {
         start_date: Some(date!(2026 - 02 - 01)),
         end_date: Some(date!(2027 - 01 - 31)),
         custom_attributes: BTreeMap::from([("cost_centre".to_string(), "CC-12".to_string())]),
+        scim_attributes: serde_json::json!({ "displayName": "Ada L.", "addresses": [{ "locality": "London" }] })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
         status: LifecycleState::Pending,
         created_at: at("2026-01-05T09:00:00.123456Z"),
         updated_at: at("2026-01-06T10:30:00.654321Z"),
