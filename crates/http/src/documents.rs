@@ -378,6 +378,7 @@ pub fn read_new_user(document: &Value) -> Result<(NewUser, Vec<RoleRequest>), Ap
         start_date: reader.date("start_date").flatten(),
         end_date: reader.date("end_date").flatten(),
         custom_attributes: reader.custom("custom_attributes").unwrap_or_default(),
+        scim_attributes: serde_json::Map::new(),
     };
     let roles = match attributes.get("roles_attributes") {
         None | Some(Value::Null) => Vec::new(),
@@ -430,6 +431,7 @@ pub fn read_user_patch(document: &Value) -> Result<UserPatch, ApiError> {
         start_date: reader.date("start_date"),
         end_date: reader.date("end_date"),
         custom_attributes: reader.custom("custom_attributes"),
+        scim_attributes: None,
     };
 
     if !reader.errors.is_empty() {
