@@ -85,7 +85,7 @@ impl RoleKey {
                     errors.push(FieldError::new(
                         "resource_type",
                         "invalid",
-                        format!("role type '{}' must be scoped to resource_type '{required}'", role_type.name),
+                        format!("must be '{required}', because role type '{}' is scoped to a {required}", role_type.name),
                     ));
                 }
                 match &self.resource_id {
@@ -97,7 +97,7 @@ impl RoleKey {
                     None => errors.push(FieldError::new(
                         "resource_id",
                         "blank",
-                        format!("role type '{}' needs the id of a {required}", role_type.name),
+                        format!("is required: role type '{}' needs the id of a {required}", role_type.name),
                     )),
                 }
             }
@@ -107,7 +107,7 @@ impl RoleKey {
                         "resource_type",
                         "invalid",
                         format!(
-                            "role type '{}' is global; leave resource_type and resource_id out or null",
+                            "must be left out or null, because role type '{}' is global",
                             role_type.name
                         ),
                     ));

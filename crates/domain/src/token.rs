@@ -19,16 +19,29 @@ pub struct TokenInfo {
 }
 
 impl TokenInfo {
-    /// Names why the token no longer works at `now`, or `None` when it does.
+    /// Names the token's state at `now`: `active`, `revoked`, `disabled` or `expired`.
+    pub fn state(&self, now: Timestamp) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.disabled_at.is_some() {
+            "disabled"
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+
+    /// Says why the token no longer works at `now`, or `None` when it does.
     pub fn inactive_reason(&self, now: Timestamp) -> Option<&'static str> {
         if self.revoked_at.is_some() {
-            return Some("revoked");
+            return Some("token revoked");
         }
         if self.disabled_at.is_some() {
-            return Some("disabled");
+            return Some("token disabled because its owner was archived; create a new one");
         }
         if self.expires_at.is_some_and(|at| at <= now) {
-            return Some("expired");
+            return Some("token expired");
         }
         None
     }

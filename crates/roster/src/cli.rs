@@ -138,7 +138,7 @@ async fn export(output: &std::path::Path, database: DatabaseArgs) -> anyhow::Res
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         roster.export(&mut out).await.map_err(describe)?
     } else {
-        let file = std::fs::File::create(output).with_context(|| format!("cannot create {}", output.display()))?;
+        let file = create_private(output).with_context(|| format!("cannot create {}", output.display()))?;
         let mut out = std::io::BufWriter::new(file);
         roster.export(&mut out).await.map_err(describe)?
     };
@@ -163,6 +163,18 @@ async fn import(input: &std::path::Path, database: DatabaseArgs) -> anyhow::Resu
 
     println!("imported {}; row counts match the export and the audit chain verifies", summarise(&counts));
     Ok(())
+}
+
+/// Creates a file readable by its owner only, since an export contains personal data and token hashes.
+fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
 }
 
 fn summarise(counts: &roster_service::TableCounts) -> String {
@@ -193,7 +205,7 @@ async fn token(command: TokenCommand) -> anyhow::Result<()> {
             let now = roster.clock().now();
             println!("{:<6} {:<24} {:<10} {:<8} {:<28} SCOPES", "ID", "NAME", "STATE", "USER", "EXPIRES");
             for token in tokens {
-                let state = token.inactive_reason(now).unwrap_or("active");
+                let state = token.state(now);
                 let user = token.user_id.map_or("-".to_string(), |id| id.to_string());
                 let expires = token.expires_at.map_or("never".to_string(), |t| t.canonical());
                 println!("{:<6} {:<24} {:<10} {:<8} {:<28} {}", token.id, token.name, state, user, expires, token.scopes.to_stored());

@@ -65,6 +65,11 @@ impl DatabaseArgs {
 
     /// Connects and migrates, retrying an unreachable database for `--db-connect-timeout` seconds.
     pub async fn open(&self) -> anyhow::Result<Store> {
+        if let Some(url) = &self.database
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("--database takes a postgres:// URL; for SQLite leave it out and use --data-dir");
+        }
         self.ensure_data_dir()?;
         let location = self.location();
         let shown = location.redacted();
@@ -73,8 +78,14 @@ impl DatabaseArgs {
         let mut attempt = 1;
 
         let store = loop {
-            match Store::connect(&location, &self.options()).await {
+            let remaining = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+            let mut options = self.options();
+            options.acquire_timeout = options.acquire_timeout.min(remaining);
+            match Store::connect(&location, &options).await {
                 Ok(store) => break store,
+                Err(error) if !error.is_transient_connect_error() => {
+                    bail!("cannot connect to {shown}: {}", error.describe())
+                }
                 Err(error) if Instant::now() + delay < deadline => {
                     tracing::warn!(database = %shown, attempt, error = %error, "database unreachable; retrying");
                     tokio::time::sleep(delay).await;
@@ -82,14 +93,15 @@ impl DatabaseArgs {
                     attempt += 1;
                 }
                 Err(error) => bail!(
-                    "cannot connect to {shown} after {attempt} attempt(s) over {} s: {error}; check that the database \
+                    "cannot connect to {shown} after {attempt} attempt(s) over {} s: {}; check that the database \
                      runs and the URL is right",
-                    self.db_connect_timeout
+                    self.db_connect_timeout,
+                    error.describe()
                 ),
             }
         };
 
-        let applied = store.migrate().await.with_context(|| format!("cannot migrate {shown}"))?;
+        let applied = store.migrate().await.map_err(|e| anyhow::anyhow!("cannot migrate {shown}: {}", e.describe()))?;
         if !applied.is_empty() {
             tracing::info!(database = %shown, versions = ?applied, "migrated the database");
         }

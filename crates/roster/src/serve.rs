@@ -36,7 +36,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
-        .with_context(|| format!("cannot listen on {}; is another process using it?", args.listen))?;
+        .with_context(|| {
+            format!("cannot listen on {}; if another process uses it, choose another with --listen or ROSTER_LISTEN", args.listen)
+        })?;
     let address = listener.local_addr()?;
     if let Bootstrap::Created(path) = roster.bootstrap(&args.database.data_dir).await? {
         print_first_start(&path, address);

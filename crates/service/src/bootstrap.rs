@@ -56,9 +56,21 @@ impl Roster {
 /// Writes `secret` to a new file readable by the owner only.
 fn write_secret_file(path: &Path, secret: &str) -> Result<()> {
     let io_error = |e: std::io::Error| ServiceError::Internal(format!("cannot write {}: {e}", path.display()));
+    if path.exists() {
+        return Err(ServiceError::Conflict {
+            code: "admin_token_exists",
+            message: format!(
+                "{} already exists, probably from another database, so it was left alone and nothing was created; \
+                 move it away if it belongs to no database any more, or give this database another --data-dir",
+                path.display()
+            ),
+            details: serde_json::Value::Null,
+        });
+    }
 
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    // Never replace an existing file: it may hold the only copy of another database's admin token.
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;

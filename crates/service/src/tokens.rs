@@ -70,7 +70,7 @@ impl Roster {
             return Err(ServiceError::Unauthorized(reason));
         }
         if found.token.user_id.is_some() && found.owner_status != Some(LifecycleState::Active) {
-            return Err(ServiceError::Unauthorized("owner not active"));
+            return Err(ServiceError::Unauthorized("the token's owner is not active (pending, suspended, archived or deleted)"));
         }
 
         Ok(Actor {

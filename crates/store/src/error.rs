@@ -59,6 +59,42 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Tells whether a failed connection attempt may succeed later: a refused or timed-out connection, or a
+    /// server that is starting or shutting down. A wrong password or an unknown database or role is not.
+    pub fn is_transient_connect_error(&self) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Tls(_)) => true,
+            // 57P03: the server is starting up or shutting down.
+            Self::Database(sqlx::Error::Database(db)) => db.code().as_deref() == Some("57P03"),
+            _ => false,
+        }
+    }
+
+    /// Describes the error for an operator, with a hint where a common mistake causes it.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Database(sqlx::Error::PoolTimedOut) => "no connection within the timeout".to_string(),
+            Self::Database(sqlx::Error::Database(db)) => {
+                let message = db.message();
+                let hint = if message.contains("no schema has been selected") {
+                    "; the schema named in search_path does not exist, so create it first"
+                } else if message.contains("does not exist") && message.contains("database") {
+                    "; create the database or fix its name in the URL"
+                } else if message.contains("password authentication failed")
+                    || (message.contains("role \"") && message.contains("does not exist"))
+                {
+                    "; check the user name and password in the URL"
+                } else {
+                    ""
+                };
+                format!("{message}{hint}")
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {

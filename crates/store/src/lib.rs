@@ -35,7 +35,7 @@ pub use sqlx::Error as SqlxError;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{ConnectOptions, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
+use sqlx::{ConnectOptions, Connection as _, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -139,6 +139,13 @@ impl Store {
         if let Some(timeout) = options.statement_timeout {
             connect = connect.options([("statement_timeout", format!("{}", timeout.as_millis()))]);
         }
+
+        // One direct connection first: a pool reports every failure as a timeout, while this returns the cause
+        // (refused, unknown database, wrong password), so the caller can tell what to retry.
+        let probe = tokio::time::timeout(options.acquire_timeout, PgConnection::connect_with(&connect))
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))??;
+        let _ = sqlx::Connection::close(probe).await;
 
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
