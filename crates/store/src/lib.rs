@@ -119,13 +119,17 @@ impl Store {
             .pragma("case_sensitive_like", "ON")
             .disable_statement_logging();
 
+        // A local file cannot drop a connection, so the pools skip the ping that would otherwise cost every
+        // checkout a round trip to the connection's worker thread.
         let write = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.clone())
             .await?;
         let read = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
             .connect_with(base.read_only(true))
