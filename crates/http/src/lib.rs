@@ -1,4 +1,5 @@
-//! Roster's HTTP API: the `/core` JSON:API routes, health probes and the OpenAPI description.
+//! Roster's HTTP API: the `/core` JSON:API routes, the SCIM 2.0 service provider at `/scim/v2`, health probes and
+//! the OpenAPI description.
 
 mod documents;
 pub mod error;
@@ -8,6 +9,7 @@ mod openapi;
 mod query;
 mod response;
 mod routes;
+pub mod scim;
 
 pub use error::ERROR_CODES;
 pub use openapi::ApiDoc;
@@ -47,7 +49,8 @@ pub fn app(roster: Roster) -> Router {
         .route("/core/action_logs", get(routes::audit::list_action_logs))
         .route("/core/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz));
+        .route("/readyz", get(routes::health::readyz))
+        .nest(scim::SCIM_PREFIX, scim::router());
 
     core.fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)

@@ -123,7 +123,8 @@ impl fmt::Display for PatchOpKind {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchOp {
     pub op: PatchOpKind,
-    /// The target; `None` means the value is an object of attributes to add or replace on the resource.
+    /// The target; `None` means the value is an object of attributes to add or replace on the resource. A
+    /// `remove` has no path only when the client named a whole extension, and its value is then `{URN: null}`.
     pub path: Option<PatchPath>,
     /// The value as sent, or `Value::Null` when the operation has none (only `remove` may omit it).
     pub value: Value,
@@ -136,7 +137,9 @@ pub struct PatchOp {
 /// `path` (`noTarget` otherwise, as RFC 7644 §3.5.2.2 requires). Member names are matched without regard to letter
 /// case, as SCIM attribute names are. An `add` or `replace` whose path is only a resource schema URN becomes an
 /// operation without a path whose value is `{URN: value}`. That means the same, because a path-less value is a set
-/// of the resource's attributes, in which an extension's attributes sit under its URN.
+/// of the resource's attributes, in which an extension's attributes sit under its URN. A `remove` whose path is an
+/// extension's URN removes all of the extension's attributes, so it becomes an operation without a path whose value
+/// is `{URN: null}`. Removing the whole core schema is rejected with `invalidPath`.
 ///
 /// A missing `schemas` member is accepted, for clients that leave it out. The caller enforces `maxOperations`.
 pub fn parse_patch_request(body: &Value) -> Result<Vec<PatchOp>, ScimError> {
@@ -211,16 +214,17 @@ fn parse_operation(index: usize, operation: &Value) -> Result<PatchOp, ScimError
     };
 
     if let Some(urn) = schema::resource_schema(path.trim()) {
-        if op == PatchOpKind::Remove {
+        if op == PatchOpKind::Remove && schema::is_core(urn) {
             return Err(ScimError::new(
                 ScimType::InvalidPath,
                 format!(
-                    "Operations[{index}] removes the whole schema {urn}; remove its attributes by name, such as \
-                     {urn}:department"
+                    "Operations[{index}] removes the whole core schema {urn}; remove its attributes by name, such \
+                     as title"
                 ),
             ));
         }
         let mut wrapped = Map::new();
+        let value = if op == PatchOpKind::Remove { Value::Null } else { value };
         wrapped.insert(urn.to_string(), value);
         return Ok(PatchOp { op, path: None, value: Value::Object(wrapped) });
     }

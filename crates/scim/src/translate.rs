@@ -9,8 +9,9 @@
 //! "primary": true}`. So in `emails[type eq "work" and primary eq true]` the `type` and `primary` tests are true
 //! for every user with an email, while `type eq "home"` or `primary eq false` select nothing. `display` is never
 //! set and compares as absent.
-//! NOTE: the SCIM User representation must render these `type` and `primary` values, or filters and responses
-//! disagree.
+//! NOTE: the User representation renders these `type` and `primary` values for a user created through `/core`, but
+//! keeps the ones a SCIM client sent. A mapped email sent with `"type": "home"` is therefore shown as home and still
+//! matched here as work.
 //! Other emails and phone numbers that a client sends are stored intact but are not searched.
 
 use crate::error::{ScimError, ScimType};

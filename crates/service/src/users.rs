@@ -167,10 +167,34 @@ impl Roster {
         patch: UserPatch,
         if_match: Option<i64>,
     ) -> Result<UserWithRoles> {
+        self.update_user_in_states(actor, user_ref, patch, if_match, false).await
+    }
+
+    /// Applies a partial update as [`Roster::update_user`] does, and also to an archived user. SCIM needs this
+    /// because an identity provider keeps managing the attributes of a user it has deactivated. Requires
+    /// `users:write`.
+    pub async fn update_user_including_archived(
+        &self,
+        actor: &Actor,
+        user_ref: &UserRef,
+        patch: UserPatch,
+        if_match: Option<i64>,
+    ) -> Result<UserWithRoles> {
+        self.update_user_in_states(actor, user_ref, patch, if_match, true).await
+    }
+
+    async fn update_user_in_states(
+        &self,
+        actor: &Actor,
+        user_ref: &UserRef,
+        patch: UserPatch,
+        if_match: Option<i64>,
+        include_archived: bool,
+    ) -> Result<UserWithRoles> {
         actor.require(Scope::UsersWrite)?;
 
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_update_user(actor, user_ref, &patch, if_match).await {
+            match self.try_update_user(actor, user_ref, &patch, if_match, include_archived).await {
                 Ok(Some(done)) => return Ok(done),
                 Ok(None) => {
                     tracing::info!(attempt, "user changed concurrently; retrying update");
@@ -192,11 +216,12 @@ impl Roster {
         user_ref: &UserRef,
         patch: &UserPatch,
         if_match: Option<i64>,
+        include_archived: bool,
     ) -> Result<Option<UserWithRoles>> {
         let now = self.clock.now();
 
         let mut conn = self.store.begin().await?;
-        let current = self.load_user(&mut conn, user_ref, false).await?;
+        let current = self.load_user(&mut conn, user_ref, include_archived).await?;
         check_if_match(if_match, current.version)?;
         if let Some(Some(manager_id)) = patch.manager_id {
             self.check_manager(&mut conn, Some(manager_id), Some(current.id)).await?;

@@ -171,6 +171,15 @@ fn whole_schema_paths_become_pathless() {
 }
 
 #[test]
+fn whole_extension_removal_becomes_pathless() {
+    let body = json!({"Operations": [{"op": "remove", "path": ENTERPRISE}]});
+    let parsed = operations(body);
+    assert_eq!(parsed[0].op, PatchOpKind::Remove);
+    assert_eq!(parsed[0].path, None);
+    assert_eq!(parsed[0].value, json!({ENTERPRISE: null}));
+}
+
+#[test]
 fn invalid_requests_are_rejected() {
     let cases = [
         (json!([]), ScimType::InvalidSyntax, "the PATCH body must be a JSON object"),
@@ -200,9 +209,9 @@ fn invalid_requests_are_rejected() {
         (json!({"Operations": [{"op": "remove", "path": null}]}), ScimType::NoTarget, "has no path"),
         (json!({"Operations": [{"op": "add", "path": 5, "value": 1}]}), ScimType::InvalidPath, "path must be a string"),
         (
-            json!({"Operations": [{"op": "remove", "path": ENTERPRISE}]}),
+            json!({"Operations": [{"op": "remove", "path": "urn:ietf:params:scim:schemas:core:2.0:User"}]}),
             ScimType::InvalidPath,
-            "removes the whole schema",
+            "removes the whole core schema",
         ),
         (
             json!({"Operations": [{"op": "add", "path": "title", "value": 1}, {"op": "remove", "path": "emails["}]}),
