@@ -23,6 +23,7 @@ macro_rules! with_conn {
         match $conn.raw() {
             $crate::Raw::Sqlite($c) => $body,
             $crate::Raw::Postgres($c) => $body,
+            $crate::Raw::Ended => return Err($crate::StoreError::Transaction("the write transaction has ended".into()).into()),
         }
     };
 }

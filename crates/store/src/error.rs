@@ -43,6 +43,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// A write transaction could not commit, or was used after it ended.
+    #[error("the write transaction failed: {0}")]
+    Transaction(String),
 }
 
 impl StoreError {

@@ -111,10 +111,10 @@ fn push_joined(buf: &mut SqlBuf, terms: &[Filter], joiner: &str, empty: &str) {
 fn push_comparison(buf: &mut SqlBuf, attr: UserAttr, op: CmpOp, value: &FilterValue, case_exact: bool) {
     let col = column(attr);
 
-    let (column_name, param) = match value {
+    let (column_name, param, bytewise) = match value {
         FilterValue::Text(text) => match (case_exact, col.folded) {
-            (false, Some(folded)) => (folded, fold(text)),
-            _ => (col.raw, text.clone()),
+            (false, Some(folded)) => (folded, fold(text), true),
+            _ => (col.raw, text.clone(), false),
         },
         FilterValue::Int(v) => return push_ordered(buf, col.raw, op, Param::Int(*v)),
         FilterValue::Date(v) => return push_ordered(buf, col.raw, op, Param::Date(*v)),
@@ -129,12 +129,35 @@ fn push_comparison(buf: &mut SqlBuf, attr: UserAttr, op: CmpOp, value: &FilterVa
                 CmpOp::Sw => format!("{escaped}%"),
                 _ => format!("%{escaped}"),
             };
+            let with_range = op == CmpOp::Sw && bytewise;
+            if with_range {
+                buf.push("(");
+                push_prefix_range(buf, column_name, &param);
+            }
             buf.push(column_name).push(" LIKE ");
             buf.bind(Param::Text(pattern));
             buf.push(" ESCAPE '\\'");
+            if with_range {
+                buf.push(")");
+            }
         }
         _ => push_ordered(buf, column_name, op, Param::Text(param)),
     }
+}
+
+/// Adds `column >= prefix AND column < prefix || U+10FFFF AND` ahead of a prefix `LIKE`, so that both databases
+/// can scan the column's index: SQLite does not use an index for a `LIKE` whose pattern is a bound parameter when
+/// its query planner stability guarantee is on, as Roster builds it. Only for folded columns, which both databases
+/// compare bytewise (SQLite's BINARY, PostgreSQL's "C" collation), so every string with the prefix falls in the
+/// range; a raw column may have a linguistic collation on PostgreSQL.
+// NOTE: a value whose character right after the prefix is U+10FFFF followed by more text sorts above the bound
+// and is missed; U+10FFFF is a noncharacter that valid names and emails do not contain.
+fn push_prefix_range(buf: &mut SqlBuf, column_name: &str, prefix: &str) {
+    buf.push(column_name).push(" >= ");
+    buf.bind(Param::Text(prefix.to_string()));
+    buf.push(" AND ").push(column_name).push(" < ");
+    buf.bind(Param::Text(format!("{prefix}\u{10FFFF}")));
+    buf.push(" AND ");
 }
 
 fn push_ordered(buf: &mut SqlBuf, column_name: &str, op: CmpOp, param: Param) {
@@ -171,6 +194,17 @@ mod tests {
         push_filter(&mut buf, &Filter::text(UserAttr::Email, CmpOp::Co, "50%_Off"));
         assert_eq!(buf.sql, "email_folded LIKE $1 ESCAPE '\\'");
         assert_eq!(buf.params, vec![Param::Text("%50\\%\\_off%".into())]);
+    }
+
+    #[test]
+    fn starts_with_adds_index_range() {
+        let mut buf = SqlBuf::default();
+        push_filter(&mut buf, &Filter::text(UserAttr::Email, CmpOp::Sw, "Ann"));
+        assert_eq!(buf.sql, "(email_folded >= $1 AND email_folded < $2 AND email_folded LIKE $3 ESCAPE '\\')");
+        assert_eq!(
+            buf.params,
+            vec![Param::Text("ann".into()), Param::Text("ann\u{10FFFF}".into()), Param::Text("ann%".into())]
+        );
     }
 
     #[test]

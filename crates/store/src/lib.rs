@@ -10,6 +10,7 @@ mod audit;
 mod error;
 mod export;
 mod filter_sql;
+mod group_commit;
 mod groups;
 mod migrate;
 mod roles;
@@ -87,7 +88,7 @@ impl Default for StoreOptions {
 enum Pools {
     /// One writer connection serialises writes, so concurrent requests queue for it instead of meeting
     /// `database is locked`; readers run in parallel under WAL.
-    Sqlite { write: sqlx::SqlitePool, read: sqlx::SqlitePool },
+    Sqlite { write: group_commit::SqliteWriter, read: sqlx::SqlitePool },
     Postgres(sqlx::PgPool),
 }
 
@@ -121,13 +122,7 @@ impl Store {
 
         // A local file cannot drop a connection, so the pools skip the ping that would otherwise cost every
         // checkout a round trip to the connection's worker thread.
-        let write = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(base.clone())
-            .await?;
+        let write = group_commit::SqliteWriter::new(base.connect().await?, options.acquire_timeout);
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(options.max_connections.max(1))
@@ -189,7 +184,7 @@ impl Store {
     /// fails half-way with `database is locked` when it first writes.
     pub async fn begin(&self) -> Result<Conn, StoreError> {
         match &self.pools {
-            Pools::Sqlite { write, .. } => Ok(Conn::SqliteTx(write.begin_with("BEGIN IMMEDIATE").await?)),
+            Pools::Sqlite { write, .. } => Ok(Conn::SqliteWrite(write.begin().await?)),
             Pools::Postgres(pool) => Ok(Conn::PostgresTx(pool.begin().await?)),
         }
     }
@@ -230,6 +225,7 @@ impl Store {
 /// A connection: a reader, or a write transaction that commits with [`Conn::commit`] and rolls back when dropped.
 pub enum Conn {
     SqliteRead(PoolConnection<Sqlite>),
+    SqliteWrite(group_commit::WriteTx),
     SqliteTx(Transaction<'static, Sqlite>),
     PostgresRead(PoolConnection<Postgres>),
     PostgresTx(Transaction<'static, Postgres>),
@@ -239,6 +235,8 @@ pub enum Conn {
 pub(crate) enum Raw<'a> {
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
+    /// A write transaction after its commit; unreachable through the public API, which consumes it.
+    Ended,
 }
 
 impl Conn {
@@ -246,6 +244,7 @@ impl Conn {
         match self {
             Self::SqliteRead(c) => Raw::Sqlite(c),
             Self::SqliteTx(t) => Raw::Sqlite(t),
+            Self::SqliteWrite(t) => t.conn().map_or(Raw::Ended, Raw::Sqlite),
             Self::PostgresRead(c) => Raw::Postgres(c),
             Self::PostgresTx(t) => Raw::Postgres(t),
         }
@@ -253,7 +252,7 @@ impl Conn {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Self::SqliteRead(_) | Self::SqliteTx(_) => Backend::Sqlite,
+            Self::SqliteRead(_) | Self::SqliteTx(_) | Self::SqliteWrite(_) => Backend::Sqlite,
             Self::PostgresRead(_) | Self::PostgresTx(_) => Backend::Postgres,
         }
     }
@@ -262,6 +261,7 @@ impl Conn {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Self::SqliteTx(t) => t.commit().await?,
+            Self::SqliteWrite(t) => t.commit().await?,
             Self::PostgresTx(t) => t.commit().await?,
             Self::SqliteRead(_) | Self::PostgresRead(_) => {}
         }

@@ -115,6 +115,7 @@ impl Conn {
                     .fetch_optional(c)
                     .await?
             }
+            crate::Raw::Ended => return Err(StoreError::Transaction("the write transaction has ended".into())),
         };
         row.map(ScheduledRow::into_action).transpose()
     }

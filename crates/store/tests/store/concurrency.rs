@@ -59,3 +59,52 @@ store_test!(two_stores_write_at_once, |db| {
     let count = db.store.read().await?.count_users_in_state(LifecycleState::Active).await?;
     assert_eq!(count, 2 * WRITERS_PER_STORE as i64, "both stores' inserts should all be stored");
 });
+
+store_test!(abandoned_writes_leave_others_committed, |db| {
+    const WRITERS: usize = 60;
+
+    // On SQLite, concurrent transactions share batches: an abandoned or failed one must be rolled back alone while
+    // the others in its batch commit. Every third transaction is dropped without commit, and every fifth collides
+    // with an email that an earlier transaction stored.
+    let mut first = db.store.begin().await?;
+    first.insert_user(&User { email: Some("taken@example.com".into()), ..user("taken") }, "api").await?;
+    first.commit().await?;
+
+    let mut tasks = Vec::new();
+    for n in 0..WRITERS {
+        let store = db.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let email = if n % 5 == 0 { "taken@example.com".to_string() } else { format!("batch-{n}@example.com") };
+            let person = User { email: Some(email), ..user(&format!("batch-{n}")) };
+            let mut tx = store.begin().await?;
+            let inserted = tx.insert_user(&person, "api").await;
+            tokio::task::yield_now().await;
+            if n % 3 == 0 {
+                drop(tx);
+                return anyhow::Ok(false);
+            }
+            inserted?;
+            tx.commit().await?;
+            anyhow::Ok(true)
+        }));
+    }
+
+    let mut committed = 0;
+    for (n, task) in tasks.into_iter().enumerate() {
+        match task.await? {
+            Ok(true) => committed += 1,
+            Ok(false) => {}
+            Err(error) => assert!(n % 5 == 0, "transaction {n} failed although its email was free: {error:#}"),
+        }
+    }
+    let expected = (0..WRITERS).filter(|n| n % 3 != 0 && n % 5 != 0).count();
+    assert_eq!(committed, expected, "every transaction that was neither dropped nor colliding should commit");
+
+    let mut reader = db.store.read().await?;
+    let stored = reader.count_users_in_state(LifecycleState::Active).await?;
+    assert_eq!(stored, expected as i64 + 1, "only the committed transactions' users should be stored");
+    for n in (0..WRITERS).filter(|n| n % 3 == 0 && n % 5 != 0) {
+        let found = reader.user_by_email(&format!("batch-{n}@example.com")).await?;
+        assert!(found.is_none(), "the user of dropped transaction {n} should not be stored");
+    }
+});

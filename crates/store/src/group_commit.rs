@@ -1,0 +1,272 @@
+//! Group commit for SQLite's single writer connection.
+//!
+//! Each write transaction of the service runs as a savepoint inside one outer transaction. When it commits while
+//! other write transactions queue for the connection, it releases its savepoint and waits, and the batch commits
+//! once: either when a transaction finds nobody queued behind it, or from a background task. A transaction's
+//! `commit` returns only after the batch's `COMMIT` succeeded, so nothing is acknowledged before it is durable.
+//! Consecutive rows share B-tree pages, so a batch writes each page to the WAL once instead of once per
+//! transaction, which is where single-row commits spend their time.
+
+use sqlx::{Executor, SqliteConnection};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
+
+use crate::error::StoreError;
+
+/// Most transactions in one batch, so that a long queue still commits regularly.
+const MAX_BATCH: usize = 64;
+
+/// The writer connection and the state of the batch that is open on it.
+struct WriterState {
+    /// `None` while a transaction has it checked out, or after the store closed.
+    conn: Option<SqliteConnection>,
+    /// Whether the outer transaction has begun and not yet committed.
+    open: bool,
+    /// A transaction was dropped inside its savepoint; the next holder rolls the savepoint back.
+    rollback_pending: bool,
+    /// Transactions that released their savepoint and wait for the batch's `COMMIT`.
+    waiters: Vec<oneshot::Sender<Result<(), String>>>,
+    /// A background task will take the lock and commit whatever batch is open by then.
+    settle_scheduled: bool,
+    closed: bool,
+}
+
+/// The SQLite writer: one connection shared by batches of write transactions.
+#[derive(Clone)]
+pub(crate) struct SqliteWriter {
+    state: Arc<Mutex<WriterState>>,
+    /// Write transactions waiting for the lock.
+    queued: Arc<AtomicUsize>,
+    acquire_timeout: Duration,
+}
+
+impl std::fmt::Debug for SqliteWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteWriter").field("queued", &self.queued.load(Ordering::Relaxed)).finish()
+    }
+}
+
+/// Decrements the queue count however the wait for the lock ends, including when the caller is cancelled.
+struct QueuedGuard(Arc<AtomicUsize>);
+
+impl Drop for QueuedGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl SqliteWriter {
+    pub(crate) fn new(conn: SqliteConnection, acquire_timeout: Duration) -> Self {
+        let state = WriterState {
+            conn: Some(conn),
+            open: false,
+            rollback_pending: false,
+            waiters: Vec::new(),
+            settle_scheduled: false,
+            closed: false,
+        };
+        Self { state: Arc::new(Mutex::new(state)), queued: Arc::new(AtomicUsize::new(0)), acquire_timeout }
+    }
+
+    /// Begins a write transaction: a savepoint inside the open batch, or inside a new `BEGIN IMMEDIATE`.
+    pub(crate) async fn begin(&self) -> Result<WriteTx, StoreError> {
+        // The work runs in its own task, because a request future can be dropped at any await (a client that
+        // disconnects), and that must not lose the connection or leave the batch half-begun. If the caller is
+        // gone, the task's result is dropped, which rolls the new savepoint back.
+        let writer = self.clone();
+        tokio::spawn(async move { writer.begin_in_task().await }).await.map_err(task_failed)?
+    }
+
+    async fn begin_in_task(&self) -> Result<WriteTx, StoreError> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let queued = QueuedGuard(Arc::clone(&self.queued));
+        let mut guard = tokio::time::timeout(self.acquire_timeout, Arc::clone(&self.state).lock_owned())
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolTimedOut))?;
+        drop(queued);
+
+        if guard.closed {
+            return Err(StoreError::Database(sqlx::Error::PoolClosed));
+        }
+        let Some(mut conn) = guard.conn.take() else {
+            return Err(StoreError::Transaction("the SQLite writer connection is missing".into()));
+        };
+
+        let started = start_savepoint(&mut guard, &mut conn).await;
+        match started {
+            Ok(()) => Ok(WriteTx { guard: Some(guard), conn: Some(conn), writer: self.clone() }),
+            Err(error) => {
+                guard.conn = Some(conn);
+                self.schedule_settle(&mut guard);
+                Err(error)
+            }
+        }
+    }
+
+    /// Commits the open batch from a background task, so that waiters never depend on a later request arriving.
+    fn schedule_settle(&self, state: &mut WriterState) {
+        if !state.open || state.settle_scheduled {
+            return;
+        }
+        state.settle_scheduled = true;
+
+        let writer = self.clone();
+        tokio::spawn(async move {
+            let mut guard = Arc::clone(&writer.state).lock_owned().await;
+            guard.settle_scheduled = false;
+            let Some(mut conn) = guard.conn.take() else { return };
+            if let Err(error) = finish_pending_rollback(&mut guard, &mut conn).await {
+                tracing::error!(error = %error, "rolling back an abandoned write transaction failed");
+            }
+            if guard.open
+                && let Err(error) = commit_batch(&mut guard, &mut conn).await
+            {
+                tracing::error!(error = %error, "committing a batch of write transactions failed");
+            }
+            guard.conn = Some(conn);
+        });
+    }
+
+    /// Commits any open batch and closes the connection.
+    pub(crate) async fn close(&self) {
+        let mut guard = self.state.lock().await;
+        guard.closed = true;
+        let Some(mut conn) = guard.conn.take() else { return };
+        if let Err(error) = finish_pending_rollback(&mut guard, &mut conn).await {
+            tracing::error!(error = %error, "rolling back an abandoned write transaction failed");
+        }
+        if guard.open
+            && let Err(error) = commit_batch(&mut guard, &mut conn).await
+        {
+            tracing::error!(error = %error, "committing the last batch of write transactions failed");
+        }
+        if let Err(error) = sqlx::Connection::close(conn).await {
+            tracing::warn!(error = %error, "closing the SQLite writer connection failed");
+        }
+    }
+}
+
+/// One write transaction: the writer connection, held until it commits or is dropped.
+pub struct WriteTx {
+    guard: Option<OwnedMutexGuard<WriterState>>,
+    conn: Option<SqliteConnection>,
+    writer: SqliteWriter,
+}
+
+impl WriteTx {
+    /// The connection; present from `begin` until `commit` or drop.
+    pub(crate) fn conn(&mut self) -> Option<&mut SqliteConnection> {
+        self.conn.as_mut()
+    }
+
+    /// Releases the savepoint and returns once the batch that contains it has committed.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        // In its own task for the reason given at `SqliteWriter::begin`: a commit that has started must finish.
+        tokio::spawn(self.commit_in_task()).await.map_err(task_failed)?
+    }
+
+    async fn commit_in_task(mut self) -> Result<(), StoreError> {
+        let (Some(mut guard), Some(mut conn)) = (self.guard.take(), self.conn.take()) else {
+            return Err(StoreError::Transaction("a committed write transaction was used again".into()));
+        };
+
+        if let Err(error) = conn.execute("RELEASE roster_tx").await {
+            // The savepoint still exists; the next holder rolls it back and the batch goes on without it.
+            guard.rollback_pending = true;
+            guard.conn = Some(conn);
+            self.writer.schedule_settle(&mut guard);
+            return Err(error.into());
+        }
+
+        let others_queued = self.writer.queued.load(Ordering::SeqCst) > 0;
+        if others_queued && guard.waiters.len() + 1 < MAX_BATCH {
+            let (sender, receiver) = oneshot::channel();
+            guard.waiters.push(sender);
+            guard.conn = Some(conn);
+            self.writer.schedule_settle(&mut guard);
+            drop(guard);
+            return match receiver.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(message)) => Err(StoreError::Transaction(format!("the batch commit failed: {message}"))),
+                Err(_) => Err(StoreError::Transaction("the batch ended without committing".into())),
+            };
+        }
+
+        let committed = commit_batch(&mut guard, &mut conn).await;
+        guard.conn = Some(conn);
+        committed
+    }
+}
+
+impl Drop for WriteTx {
+    /// A transaction dropped without commit is rolled back to its savepoint by the next holder, or by the
+    /// background task that commits the batch, because rolling back needs an `await`.
+    fn drop(&mut self) {
+        if let (Some(mut guard), Some(conn)) = (self.guard.take(), self.conn.take()) {
+            guard.conn = Some(conn);
+            guard.rollback_pending = true;
+            self.writer.schedule_settle(&mut guard);
+        }
+    }
+}
+
+async fn start_savepoint(state: &mut WriterState, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    finish_pending_rollback(state, conn).await?;
+    if !state.open {
+        conn.execute("BEGIN IMMEDIATE").await?;
+        state.open = true;
+    }
+    conn.execute("SAVEPOINT roster_tx").await?;
+    Ok(())
+}
+
+/// Rolls back the savepoint of a dropped transaction, keeping the rest of the batch. If SQLite already rolled
+/// back the whole transaction (it does so on some I/O and memory errors), the batch is lost and its waiters fail.
+async fn finish_pending_rollback(state: &mut WriterState, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    if !state.rollback_pending {
+        return Ok(());
+    }
+    state.rollback_pending = false;
+
+    let rolled_back = conn.execute("ROLLBACK TO roster_tx; RELEASE roster_tx").await;
+    if let Err(error) = rolled_back {
+        tracing::error!(error = %error, "rolling back to a savepoint failed; abandoning the whole batch");
+        let _ = conn.execute("ROLLBACK").await;
+        state.open = false;
+        notify(state, Err(error.to_string()));
+        return Err(error.into());
+    }
+    Ok(())
+}
+
+/// Commits the outer transaction and tells every waiting transaction the outcome.
+async fn commit_batch(state: &mut WriterState, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    let committed = conn.execute("COMMIT").await;
+    state.open = false;
+
+    match committed {
+        Ok(_) => {
+            notify(state, Ok(()));
+            Ok(())
+        }
+        Err(error) => {
+            tracing::error!(error = %error, batch = state.waiters.len() + 1, "committing a batch failed; rolling back");
+            let _ = conn.execute("ROLLBACK").await;
+            notify(state, Err(error.to_string()));
+            Err(error.into())
+        }
+    }
+}
+
+fn task_failed(error: tokio::task::JoinError) -> StoreError {
+    StoreError::Transaction(format!("the task that ran the SQLite writer failed: {error}"))
+}
+
+fn notify(state: &mut WriterState, outcome: Result<(), String>) {
+    for waiter in state.waiters.drain(..) {
+        // A waiter whose request was cancelled has dropped its receiver; its change committed all the same.
+        let _ = waiter.send(outcome.clone());
+    }
+}
