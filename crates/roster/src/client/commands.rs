@@ -96,6 +96,9 @@ struct Paging {
     /// Print every item, however many pages that takes.
     #[arg(long, conflicts_with = "limit")]
     all: bool,
+    /// Items per request, from 1 to the server's maximum of 100.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100))]
+    page_size: u32,
 }
 
 impl Paging {
@@ -103,9 +106,10 @@ impl Paging {
         (!self.all).then_some(self.limit)
     }
 
-    /// The page size to ask for: the server's maximum of 100, or fewer when the limit is smaller.
+    /// The page size to ask for: `--page-size`, or the limit when that is smaller.
     fn page_size(&self) -> String {
-        self.limit().map_or(100, |limit| limit.clamp(1, 100)).to_string()
+        let size = usize::try_from(self.page_size).unwrap_or(100);
+        self.limit().map_or(size, |limit| limit.clamp(1, size)).to_string()
     }
 }
 
