@@ -433,8 +433,14 @@ impl TestServer {
     /// Runs the client command `roster ARGS... --url BASE_URL` with `ROSTER_TOKEN` set to `token`, or unset for
     /// `None`, and waits for it. Stdin is empty and stdout is a pipe, so output defaults to JSON.
     pub async fn client_with(&self, token: Option<&str>, args: &[&str]) -> anyhow::Result<Output> {
+        self.client_at(&self.base_url, token, args).await
+    }
+
+    /// Runs the client command `roster ARGS... --url URL` as [`TestServer::client_with`] does, for a URL other
+    /// than this server's.
+    pub async fn client_at(&self, url: &str, token: Option<&str>, args: &[&str]) -> anyhow::Result<Output> {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"));
-        command.args(args).arg("--url").arg(&self.base_url);
+        command.args(args).arg("--url").arg(url);
         for name in CLIENT_ENV {
             command.env_remove(name);
         }
