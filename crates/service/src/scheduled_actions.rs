@@ -88,7 +88,7 @@ impl Roster {
             actor.require(Scope::RolesWrite)?;
         }
         let result = format!("cancelled by {}", actor.name);
-        // The update matches only a pending row. On PostgreSQL it waits for a scheduler that holds the row
+        // The update matches only a pending row. On PostgreSQL it waits while a scheduler has the row
         // claimed and then sees its final status, so an action is either applied or cancelled, never both.
         if action.status != "pending" || !conn.finish_scheduled_action(id, "cancelled", now, &result).await? {
             let status = conn.scheduled_action(id).await?.map_or(action.status, |current| current.status);

@@ -7,13 +7,13 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The environment variable that holds the API token.
+/// The environment variable that contains the API token.
 pub const TOKEN_VAR: &str = "ROSTER_TOKEN";
 
 /// How long one request may take before the command gives up.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Where the server is and how to authenticate.
+/// The server's address and the token to authenticate with.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// The Roster server's base URL.

@@ -106,7 +106,7 @@ impl Paging {
         (!self.all).then_some(self.limit)
     }
 
-    /// The page size to ask for: `--page-size`, or the limit when that is smaller.
+    /// Returns the page size to request: `--page-size`, or the limit when that is smaller.
     fn page_size(&self) -> String {
         let size = usize::try_from(self.page_size).unwrap_or(100);
         self.limit().map_or(size, |limit| limit.clamp(1, size)).to_string()

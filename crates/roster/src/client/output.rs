@@ -4,7 +4,7 @@ use clap::ValueEnum;
 use serde_json::Value;
 use std::io::{IsTerminal, Write};
 
-/// How a command prints its result.
+/// The output format of a command's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Aligned columns for reading.
@@ -16,9 +16,9 @@ pub enum Format {
 }
 
 impl Format {
-    /// Returns the format asked for, or a table on a terminal and JSON when stdout is a pipe or a file.
-    pub fn resolve(asked: Option<Format>) -> Format {
-        asked.unwrap_or_else(|| if std::io::stdout().is_terminal() { Format::Table } else { Format::Json })
+    /// Returns the requested format, or a table on a terminal and JSON when stdout is a pipe or a file.
+    pub fn resolve(requested: Option<Format>) -> Format {
+        requested.unwrap_or_else(|| if std::io::stdout().is_terminal() { Format::Table } else { Format::Json })
     }
 }
 
@@ -80,7 +80,7 @@ impl Table {
     }
 }
 
-/// Quotes a field that holds a comma, a quote or a line break, doubling inner quotes (RFC 4180).
+/// Quotes a field that contains a comma, a quote or a line break, doubling inner quotes (RFC 4180).
 fn csv_field(cell: &str) -> String {
     if cell.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", cell.replace('"', "\"\""))

@@ -47,8 +47,8 @@ api_test!(cancel_then_cancel_again, |server| {
     let cancelled = run(&server, &["scheduled", "cancel", &id]).await?;
     assert!(cancelled.success, "{}", cancelled.describe());
     assert_eq!(cancelled.stdout.trim(), format!("cancelled scheduled action {id}"));
-    let shown = run(&server, &["jml", "scheduled", "list", "--status", "cancelled"]).await?.json()?;
-    assert_eq!(shown["data"][0]["id"], serde_json::Value::String(id.clone()), "the action should now be cancelled: {shown}");
+    let cancelled_list = run(&server, &["jml", "scheduled", "list", "--status", "cancelled"]).await?.json()?;
+    assert_eq!(cancelled_list["data"][0]["id"], serde_json::Value::String(id.clone()), "the action should now be cancelled: {cancelled_list}");
 
     let again = run(&server, &["jml", "scheduled", "cancel", &id]).await?;
     assert_one_error(&again, &["409", "already cancelled"]);

@@ -103,8 +103,8 @@ api_test!(archive_and_unarchive_restore_roles, |server| {
     let archived = run(&server, &["users", "archive", "ada@example.com"]).await?;
     assert!(archived.success, "{}", archived.describe());
     assert_eq!(archived.stdout.trim(), "archived user ada@example.com");
-    let gone = run(&server, &["users", "get", &id]).await?;
-    assert_one_error(&gone, &["404", "not found"]);
+    let archived_get = run(&server, &["users", "get", &id]).await?;
+    assert_one_error(&archived_get, &["404", "not found"]);
     let listed = run(&server, &["users", "list", "--archived"]).await?.json()?;
     assert_eq!(listed["data"][0]["attributes"]["status"], "archived", "--archived should list the archived user");
 
