@@ -47,6 +47,8 @@ pub fn app(roster: Roster) -> Router {
             patch(routes::role_types::update_role_type).delete(routes::role_types::delete_role_type),
         )
         .route("/core/action_logs", get(routes::audit::list_action_logs))
+        .route("/core/scheduled_actions", get(routes::scheduled_actions::list_scheduled_actions))
+        .route("/core/scheduled_actions/{id}", delete(routes::scheduled_actions::cancel_scheduled_action))
         .route("/core/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))

@@ -24,6 +24,8 @@ use crate::routes;
         routes::role_types::update_role_type,
         routes::role_types::delete_role_type,
         routes::audit::list_action_logs,
+        routes::scheduled_actions::list_scheduled_actions,
+        routes::scheduled_actions::cancel_scheduled_action,
         routes::tokens::list_user_tokens,
         routes::tokens::create_user_token,
         routes::tokens::revoke_user_tokens,

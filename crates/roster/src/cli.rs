@@ -1,4 +1,5 @@
-//! Command-line parsing and the commands that act on the database directly.
+//! Command-line parsing, the commands that act on the database directly, and the dispatch of the client commands
+//! that call a server's HTTP API.
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -7,6 +8,7 @@ use roster_service::{Actor, Roster, SystemClock, TokenRequest};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::client::{JmlArgs, RolesArgs, ScheduledArgs, UsersArgs};
 use crate::database::DatabaseArgs;
 use crate::serve::{LogFormat, ServeArgs, serve};
 
@@ -51,6 +53,14 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Manage users through a server's API (--url, ROSTER_TOKEN).
+    Users(UsersArgs),
+    /// Read and sync a user's roles through a server's API (--url, ROSTER_TOKEN).
+    Roles(RolesArgs),
+    /// List and cancel scheduled actions through a server's API (--url, ROSTER_TOKEN).
+    Scheduled(ScheduledArgs),
+    /// Joiner, mover and leaver work through a server's API (--url, ROSTER_TOKEN).
+    Jml(JmlArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +138,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Verify { database }) => audit_verify(database).await,
         Command::Export { output, database } => export(&output, database).await,
         Command::Import { input, database } => import(&input, database).await,
+        Command::Users(args) => crate::client::run_users(args).await,
+        Command::Roles(args) => crate::client::run_roles(args).await,
+        Command::Scheduled(args) => crate::client::run_scheduled(args).await,
+        Command::Jml(args) => crate::client::run_jml(args).await,
     }
 }
 

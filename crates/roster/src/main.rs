@@ -1,6 +1,7 @@
-//! The `roster` binary: the server and its command line.
+//! The `roster` binary: the server, its command line, and a client of its HTTP API.
 
 mod cli;
+mod client;
 mod database;
 mod serve;
 
@@ -19,7 +20,11 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            match error.downcast_ref::<client::ApiFailure>() {
+                // The server's errors print one line each, as the server listed them.
+                Some(failure) => failure.lines.iter().for_each(|line| eprintln!("error: {line}")),
+                None => eprintln!("error: {error:#}"),
+            }
             std::process::ExitCode::FAILURE
         }
     }

@@ -27,7 +27,7 @@ pub use error::{StoreError, UniqueField};
 pub use export::{EXPORT_TABLES, ExportRecord};
 pub use groups::GroupQuery;
 pub use migrate::{MIGRATIONS, Migration};
-pub use scheduled::ScheduledAction;
+pub use scheduled::{ScheduledAction, ScheduledQuery};
 pub use snapshots::Snapshot;
 pub use tokens::TokenLookup;
 pub use users::{Page, UserQuery, sort_value};

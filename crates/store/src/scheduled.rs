@@ -1,6 +1,6 @@
 //! The `scheduled_actions` table.
 
-use crate::types::{DbTime, opt_time};
+use crate::types::{DbTime, Param, SqlBuf, opt_time};
 use crate::{Conn, StoreError};
 use roster_domain::Timestamp;
 
@@ -144,26 +144,65 @@ impl Conn {
         row.map(ScheduledRow::into_action).transpose()
     }
 
-    /// Lists actions by due time, optionally only those with a status, after a keyset id.
-    pub async fn list_scheduled_actions(
-        &mut self,
-        status: Option<&str>,
-        after_id: i64,
-        limit: i64,
-    ) -> Result<Vec<ScheduledAction>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            scheduled_columns!(),
-            " FROM scheduled_actions WHERE ($1 = '' OR status = $1) AND id > $2 ORDER BY id LIMIT $3"
-        );
+    /// Lists the actions matching `query`'s filters in id order (the order they were scheduled in).
+    pub async fn list_scheduled_actions(&mut self, query: &ScheduledQuery) -> Result<Vec<ScheduledAction>, StoreError> {
+        let mut buf = SqlBuf::new(concat!("SELECT ", scheduled_columns!(), " FROM scheduled_actions WHERE 1 = 1"));
+        push_scheduled_conditions(&mut buf, query);
+        if let Some(after) = query.after_id {
+            buf.push(" AND id > ");
+            buf.bind(Param::Int(after));
+        }
+        buf.push(" ORDER BY id LIMIT ");
+        buf.bind(Param::Int(i64::from(query.limit)));
+        if query.offset > 0 {
+            buf.push(" OFFSET ");
+            buf.bind(Param::Int(i64::try_from(query.offset).unwrap_or(i64::MAX)));
+        }
+
+        let SqlBuf { sql, params } = buf;
         let rows = with_conn!(self, |c| {
-            sqlx::query_as::<_, ScheduledRow>(sql)
-                .bind(status.unwrap_or(""))
-                .bind(after_id)
-                .bind(limit)
-                .fetch_all(c)
-                .await?
+            bind_params!(sqlx::query_as::<_, ScheduledRow>(sqlx::AssertSqlSafe(sql)), &params).fetch_all(c).await?
         });
         rows.into_iter().map(ScheduledRow::into_action).collect()
+    }
+
+    /// Counts the actions matching `query`'s filters, ignoring its page.
+    pub async fn count_scheduled_actions(&mut self, query: &ScheduledQuery) -> Result<i64, StoreError> {
+        let mut buf = SqlBuf::new("SELECT COUNT(*) FROM scheduled_actions WHERE 1 = 1");
+        push_scheduled_conditions(&mut buf, query);
+
+        let SqlBuf { sql, params } = buf;
+        let count = with_conn!(self, |c| {
+            bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)), &params).fetch_one(c).await?
+        });
+        Ok(count)
+    }
+}
+
+/// A page of scheduled actions, in id order.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduledQuery {
+    /// `pending`, `done`, `cancelled` or `failed`.
+    pub status: Option<String>,
+    pub user_id: Option<i64>,
+    pub kind: Option<String>,
+    /// Continue after this id (keyset pagination).
+    pub after_id: Option<i64>,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+fn push_scheduled_conditions(buf: &mut SqlBuf, query: &ScheduledQuery) {
+    if let Some(status) = &query.status {
+        buf.push(" AND status = ");
+        buf.bind(Param::Text(status.clone()));
+    }
+    if let Some(user_id) = query.user_id {
+        buf.push(" AND user_id = ");
+        buf.bind(Param::Int(user_id));
+    }
+    if let Some(kind) = &query.kind {
+        buf.push(" AND kind = ");
+        buf.bind(Param::Text(kind.clone()));
     }
 }

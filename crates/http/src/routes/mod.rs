@@ -4,5 +4,6 @@ pub mod audit;
 pub mod health;
 pub mod role_types;
 pub mod roles;
+pub mod scheduled_actions;
 pub mod tokens;
 pub mod users;

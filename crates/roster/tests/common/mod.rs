@@ -49,6 +49,9 @@ const SERVER_MAX_CONNECTIONS: &str = "8";
 /// Environment variables of the server that would override the arguments the harness passes.
 const SERVER_ENV: &[&str] = &["ROSTER_LISTEN", "ROSTER_DATA_DIR", "ROSTER_DATABASE_URL", "ROSTER_LOG_FORMAT"];
 
+/// Environment variables of the client commands that would override what a test passes.
+const CLIENT_ENV: &[&str] = &["ROSTER_URL", "ROSTER_TOKEN", "ROSTER_TOKEN_FILE", "ROSTER_LOG_FORMAT"];
+
 static SKIP_NOTICE: Once = Once::new();
 
 /// Defines a module `$name` holding two tests, `sqlite` and `postgres`, that each run `$body` with `$server`
@@ -422,6 +425,36 @@ impl TestServer {
         Ok(output)
     }
 
+    /// Runs the client command `roster ARGS... --url BASE_URL` with `ROSTER_TOKEN` set to the admin token.
+    pub async fn client(&self, args: &[&str]) -> anyhow::Result<Output> {
+        self.client_with(Some(&self.admin_token), args).await
+    }
+
+    /// Runs the client command `roster ARGS... --url BASE_URL` with `ROSTER_TOKEN` set to `token`, or unset for
+    /// `None`, and waits for it. Stdin is empty and stdout is a pipe, so output defaults to JSON.
+    pub async fn client_with(&self, token: Option<&str>, args: &[&str]) -> anyhow::Result<Output> {
+        self.client_at(&self.base_url, token, args).await
+    }
+
+    /// Runs the client command `roster ARGS... --url URL` as [`TestServer::client_with`] does, for a URL other
+    /// than this server's.
+    pub async fn client_at(&self, url: &str, token: Option<&str>, args: &[&str]) -> anyhow::Result<Output> {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_roster"));
+        command.args(args).arg("--url").arg(url);
+        for name in CLIENT_ENV {
+            command.env_remove(name);
+        }
+        if let Some(token) = token {
+            command.env("ROSTER_TOKEN", token);
+        }
+        command.env("RUST_LOG", "warn").env("NO_COLOR", "1").stdin(Stdio::null()).kill_on_drop(true);
+        let output = tokio::time::timeout(REQUEST_TIMEOUT, command.output())
+            .await
+            .with_context(|| format!("roster {args:?} did not finish within {} s", REQUEST_TIMEOUT.as_secs()))?
+            .with_context(|| format!("running roster {args:?} failed"))?;
+        Ok(output)
+    }
+
     /// Executes one SQL statement directly on the server's database, bypassing the service, and returns the
     /// number of rows it changed. Used to simulate tampering and to move times into the past.
     pub async fn execute_sql(&self, sql: &str) -> anyhow::Result<u64> {
@@ -661,6 +694,40 @@ impl Reply {
     /// Returns `data.attributes.NAME` of a single-resource document.
     pub fn attr(&self, name: &str) -> &Value {
         &self.body["data"]["attributes"][name]
+    }
+}
+
+/// The result of one client command: exit status, stdout and stderr as text.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn new(output: &Output) -> Self {
+        Self {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Describes the run for assert messages.
+    pub fn describe(&self) -> String {
+        format!("success={} stdout={:?} stderr={:?}", self.success, self.stdout, self.stderr)
+    }
+
+    /// Parses stdout as JSON, failing with the run's description.
+    pub fn json(&self) -> anyhow::Result<Value> {
+        ensure!(self.success, "the command failed: {}", self.describe());
+        serde_json::from_str(&self.stdout).with_context(|| format!("stdout is not JSON: {}", self.describe()))
+    }
+
+    /// Returns the lines of stderr that start with `error: `.
+    pub fn error_lines(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|line| line.starts_with("error: ")).collect()
     }
 }
 

@@ -16,6 +16,7 @@ mod lists;
 mod operations;
 mod role_types;
 mod roles;
+mod scheduled;
 mod scopes;
 mod tokens;
 mod users;

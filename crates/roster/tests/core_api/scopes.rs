@@ -1,7 +1,7 @@
 //! Scope enforcement on every route: a token without the required scope gets 403, one with it does not.
 
 use crate::common::{TestServer, assert_error};
-use anyhow::ensure;
+use anyhow::{Context, ensure};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +37,8 @@ pub const ROUTES: &[Route] = &[
     route("PATCH", "/core/role_types/{id}", Some("admin")),
     route("DELETE", "/core/role_types/{id}", Some("admin")),
     route("GET", "/core/action_logs", Some("audit:read")),
+    route("GET", "/core/scheduled_actions", Some("users:read")),
+    route("DELETE", "/core/scheduled_actions/{id}", Some("users:write")),
     route("GET", "/core/openapi.json", None),
     route("GET", "/healthz", None),
     route("GET", "/readyz", None),
@@ -92,6 +94,11 @@ async fn cases(server: &TestServer) -> anyhow::Result<Vec<Case>> {
     let (one_token, _) = server.create_user_token(&token_owner, "to-revoke", &["users:read"]).await?;
     let renamed_type = spare_role_type(server, "to_rename").await?;
     let deleted_type = spare_role_type(server, "to_delete").await?;
+    let expiring = server
+        .create_user(json!({ "email": "expiring@example.com", "roles_attributes": [{ "role_type_id": developer, "expires_at": "2099-01-01T00:00:00Z" }] }))
+        .await?;
+    let listed = server.get(&format!("/core/scheduled_actions?user={expiring}")).await?;
+    let expiry = listed.ids().first().cloned().with_context(|| format!("the expiring grant scheduled no action: {}", listed.describe()))?;
 
     let user_body = |email: &str| Some(json!({ "data": { "type": "users", "attributes": { "email": email } } }));
     let with_role = Some(json!({ "data": { "type": "users", "attributes": {
@@ -174,6 +181,16 @@ async fn cases(server: &TestServer) -> anyhow::Result<Vec<Case>> {
         case("/core/role_types/{id}", Method::PATCH, format!("/core/role_types/{renamed_type}"), rename_body, &["admin"], StatusCode::OK),
         case("/core/role_types/{id}", Method::DELETE, format!("/core/role_types/{deleted_type}"), None, &["admin"], StatusCode::NO_CONTENT),
         case("/core/action_logs", Method::GET, "/core/action_logs".into(), None, &["audit:read"], StatusCode::OK),
+        case("/core/scheduled_actions", Method::GET, "/core/scheduled_actions".into(), None, &["users:read"], StatusCode::OK),
+        // Cancelling a grant expiry keeps the role granted, so it also needs roles:write.
+        case(
+            "/core/scheduled_actions/{id}",
+            Method::DELETE,
+            format!("/core/scheduled_actions/{expiry}"),
+            None,
+            &["users:write", "roles:write"],
+            StatusCode::NO_CONTENT,
+        ),
     ])
 }
 

@@ -14,6 +14,7 @@ mod concurrency;
 mod lists;
 mod migrations;
 mod roles;
+mod scheduled;
 mod settings;
 mod snapshots;
 mod tokens;

@@ -1,0 +1,29 @@
+//! Integration tests of the client commands (`roster users`, `roles`, `scheduled` and `jml scheduled`). Each test
+//! starts the real server as `common` describes, then runs the real `roster` binary as a client against it with
+//! `--url` and `ROSTER_TOKEN`, on SQLite and on PostgreSQL.
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod roles;
+mod scheduled;
+mod users;
+
+use common::{Run, TestServer};
+
+/// Runs a client command against `server` with the admin token.
+async fn run(server: &TestServer, args: &[&str]) -> anyhow::Result<Run> {
+    Ok(Run::new(&server.client(args).await?))
+}
+
+/// Checks that a run failed with exactly one `error:` line that contains every part of `expected`.
+#[track_caller]
+fn assert_one_error(run: &Run, expected: &[&str]) {
+    assert!(!run.success, "the command should fail: {}", run.describe());
+    let lines = run.error_lines();
+    assert_eq!(lines.len(), 1, "the failure should print one error line: {}", run.describe());
+    for part in expected {
+        assert!(lines[0].contains(part), "the error line should contain {part:?}: {}", run.describe());
+    }
+}
