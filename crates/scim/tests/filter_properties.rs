@@ -292,6 +292,12 @@ fn config() -> ProptestConfig {
     }
 }
 
+/// Returns the number of cases of the main property: `PROPTEST_CASES` when it is set, for longer runs, and
+/// otherwise 10,000.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(10_000)
+}
+
 /// Parses `text`, and if it parses, checks that its printed form parses to the same AST and that it translates
 /// without panicking.
 fn check_round_trip(text: &str) -> Result<(), TestCaseError> {
@@ -306,7 +312,7 @@ fn check_round_trip(text: &str) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 10_000, ..config() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..config() })]
 
     /// Each case checks four filters: a generated one, a mutation of it, arbitrary text and text made of filter
     /// characters, so 10,000 cases check 40,000 inputs.

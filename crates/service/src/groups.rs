@@ -173,6 +173,9 @@ impl Roster {
         if let Some(attributes) = &change.scim_attributes {
             next.scim_attributes = attributes.clone();
         }
+        let attributes_changed = next != current;
+        // The version bump comes first because its row update also serialises concurrent changes of the group.
+        // A change that turns out to change nothing is rolled back below.
         next.updated_at = now;
         if !conn.update_group(&next, current.version).await? {
             return Ok(None);
@@ -181,12 +184,12 @@ impl Roster {
 
         let old_roles = conn.group_roles(id).await?;
         let roles = match &change.roles {
-            Some(roles) => {
+            Some(roles) if *roles != old_roles => {
                 self.check_group_roles(&mut conn, roles).await?;
                 conn.set_group_roles(id, roles).await?;
                 roles.clone()
             }
-            None => old_roles.clone(),
+            _ => old_roles.clone(),
         };
         let (to_add, to_remove) = self.membership_delta(&mut conn, id, change).await?;
         let mut added = Vec::new();
@@ -204,6 +207,14 @@ impl Roster {
         }
         if roles != old_roles {
             self.regrant_members(&mut conn, &next, &roles, now).await?;
+        }
+
+        // A request that changes nothing, such as a periodic sync sending the same name and members again, keeps
+        // the version and writes no audit entry. Dropping the transaction rolls back the version bump.
+        if !attributes_changed && added.is_empty() && removed.is_empty() && roles == old_roles {
+            let members = conn.group_members(id).await?;
+            drop(conn);
+            return Ok(Some(GroupWithMembers { group: current, members, roles }));
         }
 
         let mut changes = roster_domain::audit::diff(&group_json(&current), &group_json(&next));

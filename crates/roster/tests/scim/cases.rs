@@ -516,3 +516,372 @@ api_test!(ic14_kind_manager_forms, |server| {
     let reply = patch(&server, &path, json!([{"op": "add", "path": format!("{ENTERPRISE}:manager"), "value": employee}])).await?;
     assert_scim_error(&reply, StatusCode::BAD_REQUEST, Some("invalidValue"));
 });
+
+// ---- the case files themselves ----
+
+/// The default of `ROSTER_SCIM_CASES_TIMEOUT`, in seconds: how long the case runner may take for all cases.
+const CASES_TIMEOUT_SECS: u64 = 300;
+
+/// Returns the folder of the case files and their runner, `${ROSTER_SHARED_DIR:-../shared}/scim` relative to the
+/// workspace root, or `None` when it is absent and `CI` is not `true`.
+fn shared_scim_dir() -> anyhow::Result<Option<std::path::PathBuf>> {
+    let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shared = std::env::var("ROSTER_SHARED_DIR").unwrap_or_else(|_| "../shared".to_string());
+    let dir = workspace.join(shared).join("scim");
+    if dir.join("run-cases.py").is_file() && dir.join("cases").is_dir() {
+        return Ok(Some(dir));
+    }
+    ensure!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{} has no run-cases.py and cases/, and CI=true requires them; set ROSTER_SHARED_DIR to the folder that \
+         contains scim/",
+        dir.display()
+    );
+    eprintln!("skipped the SCIM case files: {} not found (set ROSTER_SHARED_DIR)", dir.display());
+    Ok(None)
+}
+
+// Runs every case file with its own runner against this server, so a case that changes, or a new one, is checked
+// as written and not only as the tests above encode it.
+api_test!(case_files_pass, |server| {
+    let Some(dir) = shared_scim_dir()? else {
+        return Ok(());
+    };
+    let timeout = std::env::var("ROSTER_SCIM_CASES_TIMEOUT")
+        .ok()
+        .and_then(|secs| secs.parse().ok())
+        .unwrap_or(CASES_TIMEOUT_SECS);
+    let base_url = server.url("/scim/v2");
+
+    let mut command = tokio::process::Command::new("python3");
+    command.arg(dir.join("run-cases.py")).arg(&base_url).arg(server.admin_token()).kill_on_drop(true);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(timeout), command.output())
+        .await
+        .with_context(|| format!("run-cases.py did not finish within {timeout} s (ROSTER_SCIM_CASES_TIMEOUT)"))?
+        .context("starting python3 run-cases.py failed")?;
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "run-cases.py failed ({}):\n{stdout}\n{stderr}", output.status);
+    let cases = std::fs::read_dir(dir.join("cases"))?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "json"))
+        .count();
+    assert!(cases >= 14, "expected at least the 14 cases IC01 to IC14, found {cases} files");
+    assert!(stdout.contains(&format!("{cases} passed, 0 failed")), "every case file should pass:\n{stdout}");
+});
+
+// ---- more of the kinds of fault behind the cases ----
+
+// IC01's kind: booleans sent as strings in POST, PUT, Bulk and value-filter paths, and in other boolean attributes.
+api_test!(ic01_kind_booleans_as_strings_in_every_request, |server| {
+    let body = json!({"schemas": [CORE_USER], "userName": "string.bool.post", "active": "False"});
+    let reply = post(&server, "/Users", &body).await?;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.describe());
+    assert_eq!(reply.body["active"], json!(false), "POST with \"False\" should create an inactive user");
+
+    let body = json!({"schemas": [CORE_USER], "userName": "string.bool.put", "active": "TRUE",
+        "emails": [{"value": "sb@example.org", "type": "work", "primary": "true"}],
+        "phoneNumbers": [{"value": "+15550100", "type": "mobile", "primary": "False"}],
+        "addresses": [{"locality": "Turin", "primary": "TRUE"}]});
+    let reply = post(&server, "/Users", &body).await?;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.describe());
+    assert_eq!(reply.body["active"], json!(true));
+    assert_eq!(reply.body["emails"][0]["primary"], json!(true), "emails.primary \"true\" should read as true");
+    assert_eq!(reply.body["phoneNumbers"][0]["primary"], json!(false), "phoneNumbers.primary \"False\" should read as false");
+    assert_eq!(reply.body["addresses"][0]["primary"], json!(true), "a stored attribute's \"TRUE\" should read as true");
+    let id = scim_id(&reply)?;
+    let path = format!("/Users/{id}");
+
+    let mut replaced = body.clone();
+    replaced["active"] = json!("false");
+    let reply = put(&server, &path, &replaced).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert_eq!(reply.body["active"], json!(false), "PUT with \"false\" should deactivate");
+    replaced["active"] = json!("True");
+    let reply = put(&server, &path, &replaced).await?;
+    assert_eq!(reply.body["active"], json!(true), "PUT with \"True\" should reactivate: {}", reply.describe());
+
+    let operations = json!([{"op": "replace", "path": "emails[type eq \"work\"].primary", "value": "FALSE"}]);
+    let reply = patch(&server, &path, operations).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert_eq!(reply.body["emails"][0]["primary"], json!(false), "a value-filter path takes \"FALSE\" too");
+
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+        {"method": "PATCH", "path": path, "data": patch_body(json!([{"op": "Replace", "path": "active", "value": "False"}]))}]});
+    let reply = post(&server, "/Bulk", &bulk).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert_eq!(reply.body["Operations"][0]["status"], json!("200"), "{}", reply.describe());
+    assert_eq!(get_user(&server, &id).await?["active"], json!(false), "a bulk PATCH with \"False\" should deactivate");
+
+    for bad in ["yes", "1", "", "Falsey"] {
+        let body = json!({"schemas": [CORE_USER], "userName": format!("string.bool.bad{bad}"), "active": bad});
+        let reply = post(&server, "/Users", &body).await?;
+        assert_scim_error(&reply, StatusCode::BAD_REQUEST, Some("invalidValue"));
+        assert!(reply.body["detail"].as_str().unwrap_or("").contains("active"), "the error should name active: {}", reply.describe());
+    }
+});
+
+// IC02's kind: operation names and paths in any case on groups, too.
+api_test!(ic02_kind_group_ops_any_case, |server| {
+    let (group, [a, b, c]) = three_member_group(&server, "g3").await?;
+    let path = format!("/Groups/{group}");
+
+    let reply = patch(&server, &path, json!([{"op": "REMOVE", "path": format!("MEMBERS[VALUE EQ \"{a}\"]")}])).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert_eq!(member_ids(&reply.body), vec![b.clone(), c.clone()]);
+
+    let operations = json!([{"op": "ADD", "path": "Members", "value": [{"value": a}]},
+        {"op": "Replace", "path": "DisplayName", "value": "g3 Renamed"}]);
+    let reply = patch(&server, &path, operations).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert_eq!(member_ids(&reply.body), vec![a.clone(), b.clone(), c.clone()]);
+    assert_eq!(reply.body["displayName"], json!("g3 Renamed"));
+
+    let reply = patch(&server, &path, json!([{"op": "Remove", "path": "members", "value": [{"value": c}]}])).await?;
+    assert_eq!(member_ids(&reply.body), vec![a, b], "{}", reply.describe());
+});
+
+// IC03's kind: dotted and URN-qualified keys in a path-less value, for extension sub-attributes too.
+api_test!(ic03_kind_dotted_extension_keys, |server| {
+    let manager = create_user(&server, &user_body("dotted.manager")).await?;
+    let id = create_user(&server, &user_body("dotted.employee")).await?;
+
+    let operations = json!([{"op": "Add", "value": {
+        format!("{ENTERPRISE}:manager.value"): manager,
+        format!("{CORE_USER}:name.familyName"): "Four",
+        "name.givenName": "Emp",
+    }}]);
+    let reply = patch(&server, &format!("/Users/{id}"), operations).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+
+    let user = get_user(&server, &id).await?;
+    assert_eq!(user[ENTERPRISE]["manager"]["value"], json!(manager));
+    assert_eq!(user["name"]["givenName"], json!("Emp"));
+    assert_eq!(user["name"]["familyName"], json!("Four"));
+    assert!(user.get(format!("{ENTERPRISE}:manager.value")).is_none(), "a dotted key must not be stored as such: {user}");
+    let core = server.get(&format!("/core/users/{id}")).await?;
+    assert_eq!(core.attr("manager_id"), &json!(manager), "the manager should reach /core");
+});
+
+// IC05's kind: a periodic sync re-sends a group's name and members, or a whole user by PUT.
+api_test!(ic05_kind_noop_group_patch_and_put, |server| {
+    let (group, [a, _, _]) = three_member_group(&server, "noop").await?;
+    let path = format!("/Groups/{group}");
+    let before = get(&server, &path).await?;
+    let audit_before = server.audit_count().await?;
+
+    let operations = json!([
+        {"op": "add", "path": "members", "value": [{"value": a}]},
+        {"op": "replace", "path": "displayName", "value": "noop Finance Approvers"},
+        {"op": "remove", "path": "members[value eq \"999999\"]"},
+    ]);
+    let reply = patch(&server, &path, operations).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert_eq!(reply.body["meta"]["version"], before.body["meta"]["version"], "a no-op group PATCH keeps the version");
+    assert_eq!(reply.header("etag"), before.header("etag"), "and the ETag");
+    assert_eq!(member_ids(&reply.body), member_ids(&before.body));
+
+    let mut document = before.body.clone();
+    if let Some(fields) = document.as_object_mut() {
+        fields.remove("meta");
+        fields.remove("id");
+    }
+    let reply = put(&server, &path, &document).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert_eq!(reply.body["meta"]["version"], before.body["meta"]["version"], "a no-op group PUT keeps the version");
+    assert_eq!(server.audit_count().await?, audit_before, "a no-op should write no audit entry");
+
+    let user = get(&server, &format!("/Users/{a}")).await?;
+    let mut document = user.body.clone();
+    if let Some(fields) = document.as_object_mut() {
+        fields.remove("meta");
+        fields.remove("id");
+    }
+    let reply = put(&server, &format!("/Users/{a}"), &document).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert_eq!(reply.body["meta"]["version"], user.body["meta"]["version"], "a no-op user PUT keeps the version");
+    assert_eq!(server.audit_count().await?, audit_before, "a no-op user PUT should write no audit entry");
+
+    let reply = patch(&server, &path, json!([{"op": "replace", "path": "displayName", "value": "noop Renamed"}])).await?;
+    assert_ne!(reply.body["meta"]["version"], before.body["meta"]["version"], "a real change bumps the version");
+    assert_eq!(server.audit_count().await?, audit_before + 1, "a real change writes one audit entry");
+});
+
+// IC07's kind: every operator on every attribute that compares ignoring case, and the exact ones.
+api_test!(ic07_kind_case_insensitive_operators, |server| {
+    let body = json!({"schemas": [CORE_USER, ENTERPRISE], "userName": "Case.Person", "title": "Senior Engineer",
+        "name": {"givenName": "Zoë", "familyName": "Østergaard"},
+        "emails": [{"value": "Case.Person@Example.ORG", "type": "work"}],
+        "phoneNumbers": [{"value": "+15550123", "type": "mobile"}],
+        ENTERPRISE: {"employeeNumber": "EMP-42A", "department": "Research & Development"}});
+    create_user(&server, &body).await?;
+    create_user(&server, &user_body("case.zz-other")).await?;
+
+    let cases: &[(&str, i64)] = &[
+        ("userName eq \"CASE.PERSON\"", 1),
+        ("userName ne \"case.person\"", 1),
+        ("userName co \"SE.PER\"", 1),
+        ("userName sw \"CASE.P\"", 1),
+        ("userName ew \".PERSON\"", 1),
+        ("userName gt \"CASE.O\" and userName lt \"case.q\"", 1),
+        ("userName ge \"CASE.PERSON\" and userName le \"case.person\"", 1),
+        ("title eq \"senior engineer\"", 1),
+        ("title co \"ENGINEER\"", 1),
+        ("name.givenName eq \"ZOË\"", 1),
+        ("name.familyName sw \"øSTER\"", 1),
+        ("employeeNumber eq \"emp-42a\"", 1),
+        ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"RESEARCH & DEVELOPMENT\"", 1),
+        ("department ew \"development\"", 1),
+        ("emails[value ew \"@EXAMPLE.org\"]", 1),
+        ("emails.value sw \"CASE\"", 1),
+        ("emails[TYPE EQ \"WORK\"] and userName sw \"case.\"", 1),
+        ("phoneNumbers[type eq \"MOBILE\"] and userName sw \"case.\"", 1),
+        ("USERNAME Eq \"case.person\" AND NOT (TITLE CO \"junior\")", 1),
+        ("userName sw \"case.\" and TITLE PR", 1),
+    ];
+    for (filter, expected) in cases {
+        let reply = get(&server, &format!("/Users?filter={}", encode(filter))).await?;
+        assert_eq!(total(&reply), *expected, "filter {filter}: {}", reply.describe());
+    }
+
+    let body = json!({"schemas": [CORE_GROUP], "displayName": "Night Shift", "externalId": "Grp-A"});
+    create_group(&server, &body).await?;
+    let group_cases: &[(&str, i64)] = &[
+        ("displayName eq \"NIGHT SHIFT\"", 1),
+        ("DisplayName Eq \"night shift\"", 1),
+        ("displayName sw \"night\"", 1),
+        ("displayName co \"T SH\"", 1),
+        ("displayName ew \"SHIFT\"", 1),
+        ("displayName ne \"night shift\"", 0),
+        ("externalId eq \"grp-a\"", 0),
+        ("externalId eq \"Grp-A\"", 1),
+    ];
+    for (filter, expected) in group_cases {
+        let reply = get(&server, &format!("/Groups?filter={}", encode(filter))).await?;
+        assert_eq!(total(&reply), *expected, "group filter {filter}: {}", reply.describe());
+    }
+
+    for name in ["apple", "Banana", "cherry", "Date"] {
+        create_user(&server, &user_body(&format!("sort-{name}"))).await?;
+    }
+    let reply = get(&server, &format!("/Users?filter={}&sortBy=USERNAME", encode("userName sw \"sort-\""))).await?;
+    let names: Vec<&str> = reply.body["Resources"].as_array().into_iter().flatten().filter_map(|r| r["userName"].as_str()).collect();
+    assert_eq!(names, ["sort-apple", "sort-Banana", "sort-cherry", "sort-Date"], "userName sorts ignoring case");
+});
+
+// IC08's kind: compound filters with value paths, in POST /.search as well.
+api_test!(ic08_kind_compound_search, |server| {
+    let body = json!({"schemas": [CORE_USER], "userName": "compound.one",
+        "emails": [{"value": "compound.one@example.org", "type": "work", "primary": true}]});
+    let one = create_user(&server, &body).await?;
+    let body = json!({"schemas": [CORE_USER], "userName": "compound.two", "title": "Clerk",
+        "emails": [{"value": "compound.two@example.org", "type": "work"}]});
+    create_user(&server, &body).await?;
+
+    let filter = "(userName eq \"COMPOUND.ONE\" or userName eq \"nobody\") and emails[type eq \"work\" and value co \"one@\"] \
+                  and not (title pr)";
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": filter});
+    let reply = post(&server, "/Users/.search", &search).await?;
+    assert_eq!(total(&reply), 1, "{}", reply.describe());
+    assert_eq!(resource_ids(&reply), vec![one]);
+
+    let filter = "userName sw \"compound.\" and (title eq \"clerk\" or emails[value ew \"ONE@EXAMPLE.ORG\"])";
+    let reply = get(&server, &format!("/Users?filter={}", encode(filter))).await?;
+    assert_eq!(total(&reply), 2, "{}", reply.describe());
+});
+
+// IC09's kind: `count=0` on every list.
+api_test!(ic09_kind_count_zero_everywhere, |server| {
+    for n in 1..=2 {
+        create_group(&server, &json!({"schemas": [CORE_GROUP], "displayName": format!("zero-{n}")})).await?;
+        create_user(&server, &user_body(&format!("zero-{n}"))).await?;
+    }
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 0,
+        "filter": "displayName sw \"zero-\""});
+    let user_search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "count": 0,
+        "filter": "userName sw \"zero-\""});
+
+    let replies = [
+        ("GET /Groups", get(&server, &format!("/Groups?count=0&filter={}", encode("displayName sw \"zero-\""))).await?),
+        ("POST /Groups/.search", post(&server, "/Groups/.search", &search).await?),
+        ("POST /Users/.search", post(&server, "/Users/.search", &user_search).await?),
+    ];
+    for (request, reply) in replies {
+        assert_eq!(total(&reply), 2, "{request}: {}", reply.describe());
+        assert!(resource_ids(&reply).is_empty(), "{request} with count 0 should return no resources: {}", reply.describe());
+        assert_eq!(reply.body["itemsPerPage"], json!(0), "{request}");
+    }
+});
+
+// IC11's kind: removing one member of a large group touches one member, and member filters see the change.
+api_test!(ic11_kind_remove_from_large_group, |server| {
+    let mut members = Vec::new();
+    for i in 1..=120 {
+        members.push(create_user(&server, &user_body(&format!("big-{i:03}"))).await?);
+    }
+    let value: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+    let group = create_group(&server, &json!({"schemas": [CORE_GROUP], "displayName": "Big", "members": value})).await?;
+    let audit_before = server.audit_count().await?;
+
+    let path = format!("members[value eq \"{}\"]", members[60]);
+    let reply = patch(&server, &format!("/Groups/{group}"), json!([{"op": "remove", "path": path}])).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    let ids = member_ids(&reply.body);
+    assert_eq!(ids.len(), 119);
+    assert!(!ids.contains(&members[60]));
+    assert_eq!(server.audit_count().await?, audit_before + 1, "one removal is one audit entry");
+
+    let filter = encode(&format!("members.value eq \"{}\"", members[61]));
+    let reply = get(&server, &format!("/Groups?filter={filter}&excludedAttributes=members")).await?;
+    assert_eq!(total(&reply), 1, "{}", reply.describe());
+    let filter = encode(&format!("members.value eq \"{}\"", members[60]));
+    assert_eq!(total(&get(&server, &format!("/Groups?filter={filter}")).await?), 0);
+});
+
+// IC12's kind: a deleted group is gone for every method and from filters.
+api_test!(ic12_kind_deleted_group_everywhere, |server| {
+    let group = create_group(&server, &json!({"schemas": [CORE_GROUP], "displayName": "Gone Group"})).await?;
+    let path = format!("/Groups/{group}");
+    assert_eq!(delete(&server, &path).await?.status, StatusCode::NO_CONTENT);
+
+    assert_scim_error(&delete(&server, &path).await?, StatusCode::NOT_FOUND, None);
+    assert_scim_error(&get(&server, &path).await?, StatusCode::NOT_FOUND, None);
+    let reply = patch(&server, &path, json!([{"op": "replace", "path": "displayName", "value": "Back"}])).await?;
+    assert_scim_error(&reply, StatusCode::NOT_FOUND, None);
+    let reply = put(&server, &path, &json!({"schemas": [CORE_GROUP], "displayName": "Gone Group"})).await?;
+    assert_scim_error(&reply, StatusCode::NOT_FOUND, None);
+    let reply = get(&server, &format!("/Groups?filter={}", encode("displayName eq \"Gone Group\""))).await?;
+    assert_eq!(total(&reply), 0);
+});
+
+// IC13's kind: `charset` and letter case in the media type of every request with a body.
+api_test!(ic13_kind_charset_on_every_method, |server| {
+    let id = create_user(&server, &user_body("charset.user")).await?;
+    let send = |method: Method, path: String, body: Value, content_type: &'static str| {
+        let request = server.request(method, &format!("/scim/v2{path}")).header("Content-Type", content_type).body(body.to_string());
+        server.send(request)
+    };
+
+    let operations = patch_body(json!([{"op": "replace", "path": "title", "value": "Clerk"}]));
+    let reply = send(Method::PATCH, format!("/Users/{id}"), operations, "application/scim+json; charset=utf-8").await?;
+    assert_eq!(reply.status, StatusCode::OK, "PATCH: {}", reply.describe());
+    assert_eq!(reply.body["title"], json!("Clerk"));
+
+    let reply = send(Method::PUT, format!("/Users/{id}"), user_body("charset.user"), "application/json;charset=UTF-8").await?;
+    assert_eq!(reply.status, StatusCode::OK, "PUT: {}", reply.describe());
+
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName eq \"charset.user\""});
+    let reply = send(Method::POST, "/Users/.search".into(), search, "application/scim+json; charset=\"utf-8\"").await?;
+    assert_eq!(total(&reply), 1, "POST /.search: {}", reply.describe());
+
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "a", "data": user_body("charset.bulk")}]});
+    let reply = send(Method::POST, "/Bulk".into(), bulk, "Application/Scim+Json; Charset=utf-8").await?;
+    assert_eq!(reply.status, StatusCode::OK, "Bulk: {}", reply.describe());
+    assert_eq!(reply.body["Operations"][0]["status"], json!("201"), "{}", reply.describe());
+
+    let group = json!({"schemas": [CORE_GROUP], "displayName": "Charset Group"});
+    let reply = send(Method::POST, "/Groups".into(), group, "application/scim+json; charset=utf-8").await?;
+    assert_eq!(reply.status, StatusCode::CREATED, "POST /Groups: {}", reply.describe());
+});

@@ -15,6 +15,7 @@ mod bulk;
 mod cases;
 mod discovery;
 mod errors;
+mod fuzz;
 mod groups;
 mod lifecycle;
 mod lists;
