@@ -18,7 +18,7 @@ pub struct DatabaseArgs {
     pub database: Option<String>,
 
     /// Maximum database connections (the SQLite reader pool, or the PostgreSQL pool).
-    #[arg(long, env = "ROSTER_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    #[arg(long, env = "ROSTER_DB_MAX_CONNECTIONS", default_value_t = 8)]
     pub db_max_connections: u32,
 
     /// Seconds a request waits for a free database connection.

@@ -76,7 +76,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
-            max_connections: 16,
+            max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
             sqlite_busy_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(30)),
