@@ -2,7 +2,7 @@
 //!
 //! Each write transaction of the service runs as a savepoint inside one outer transaction. When it commits while
 //! other write transactions queue for the connection, it releases its savepoint and waits, and the batch commits
-//! once: either when a transaction finds nobody queued behind it, or from a background task. A transaction's
+//! once: either when a transaction finds no other transaction queued behind it, or from a background task. A transaction's
 //! `commit` returns only after the batch's `COMMIT` succeeded, so nothing is acknowledged before it is durable.
 //! Consecutive rows share B-tree pages, so a batch writes each page to the WAL once instead of once per
 //! transaction, which is where single-row commits spend their time.
@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
 use crate::error::StoreError;
 
-/// Most transactions in one batch, so that a long queue still commits regularly.
+/// Maximum transactions in one batch, so that a long queue still commits regularly.
 const MAX_BATCH: usize = 64;
 
 /// The writer connection and the state of the batch that is open on it.
@@ -156,7 +156,7 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
-    /// The connection; present from `begin` until `commit` or drop.
+    /// Returns the connection, which is present from `begin` until `commit` or drop.
     pub(crate) fn conn(&mut self) -> Option<&mut SqliteConnection> {
         self.conn.as_mut()
     }
