@@ -71,7 +71,7 @@ SCRIPTS="$REPO/bench/wrk"
 BINARY="$REPO/target/release/roster"
 
 log() {
-  printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2
+  printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2 2> /dev/null || true
 }
 
 fail() {
@@ -593,6 +593,10 @@ describe_backend() {
 main() {
   trap cleanup EXIT
   trap 'exit 130' INT TERM
+  # A closed terminal or a reader of stderr that went away must still stop
+  # the servers, so the cleanup then writes its messages to /dev/null.
+  trap 'exec 2> /dev/null; exit 129' HUP
+  trap 'exec 2> /dev/null; exit 141' PIPE
   check_settings
   check_tools
 
