@@ -301,11 +301,9 @@ impl Conn {
 
     /// Loads the user that is not deleted with this `unique_id`, compared case-insensitively.
     pub async fn user_by_unique_id(&mut self, unique_id: &str) -> Result<Option<roster_domain::User>, StoreError> {
-        let sql = concat!(
-            "SELECT id, first_name, last_name, email, user_name, unique_id, external_id, mobile_number, job_title, \
-             department, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, version, \
-             created_at, updated_at, archived_at FROM users WHERE unique_id_folded = $1 AND status <> 'deleted'"
-        );
+        let sql = "SELECT id, first_name, last_name, email, user_name, unique_id, external_id, mobile_number, \
+             job_title, department, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, \
+             version, created_at, updated_at, archived_at FROM users WHERE unique_id_folded = $1 AND status <> 'deleted'";
         let row = with_conn!(self, |c| {
             sqlx::query_as::<_, crate::users::UserRow>(sql).bind(roster_domain::fold(unique_id)).fetch_optional(c).await?
         });
