@@ -218,6 +218,7 @@ impl IntoResponse for ApiError {
 pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("invalid_json", 400, "the body is not valid JSON or not a JSON:API document"),
     ("invalid_parameter", 400, "a query parameter is unknown or has an invalid value"),
+    ("invalid_form", 400, "a JML plan upload is not a multipart form with the parts feed, mapping and policy"),
     ("unauthorized", 401, "the token is missing, unknown, expired, revoked or its owner is not active"),
     ("forbidden", 403, "the token lacks the scope the route requires"),
     ("not_found", 404, "no such user, role type, token or route"),
@@ -226,6 +227,8 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("invalid_state", 409, "the user's lifecycle state does not allow the change"),
     ("missing_role_types", 409, "a restore needs role types that no longer exist"),
     ("role_type_in_use", 409, "a role type that is still assigned cannot be deleted"),
+    ("plan_has_errors", 409, "a JML plan with invalid rows is applied without skip_invalid"),
+    ("mass_leavers", 409, "a JML plan archives more active users than the threshold, without allow_mass_leavers"),
     ("stale_etag", 412, "If-Match names a version that is no longer current"),
     ("payload_too_large", 413, "the body exceeds the size limit"),
     ("unsupported_media_type", 415, "the body is not application/vnd.api+json or application/json"),

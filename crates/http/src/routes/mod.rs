@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod health;
+pub mod jml;
 pub mod role_types;
 pub mod roles;
 pub mod tokens;
