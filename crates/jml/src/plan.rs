@@ -39,7 +39,9 @@ pub struct Attributes {
     pub job_title: Option<String>,
     pub department: Option<String>,
     pub mobile_number: Option<String>,
+    #[serde(with = "iso_date")]
     pub start_date: Option<Date>,
+    #[serde(with = "iso_date")]
     pub end_date: Option<Date>,
     /// The manager's key (`unique_id`), resolved to a user id when applied.
     pub manager_key: Option<String>,
@@ -610,4 +612,25 @@ fn diff_attributes(before: &Attributes, after: &Attributes) -> BTreeMap<String, 
             (name.to_string(), AttributeChange { before: before.get(name).cloned().flatten(), after: value })
         })
         .collect()
+}
+
+/// Dates as `YYYY-MM-DD` text, since the `time` crate's default serde form is a tuple.
+mod iso_date {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Date;
+    use time::macros::format_description;
+
+    const FORMAT: &[time::format_description::FormatItem<'static>] = format_description!("[year]-[month]-[day]");
+
+    pub fn serialize<S: Serializer>(date: &Option<Date>, serializer: S) -> Result<S::Ok, S::Error> {
+        match date {
+            Some(date) => serializer.serialize_some(&date.format(FORMAT).map_err(serde::ser::Error::custom)?),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Date>, D::Error> {
+        let text: Option<String> = Option::deserialize(deserializer)?;
+        text.map(|t| Date::parse(&t, FORMAT).map_err(serde::de::Error::custom)).transpose()
+    }
 }

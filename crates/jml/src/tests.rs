@@ -247,3 +247,12 @@ fn generated_feed_plans_cleanly() {
     assert!(plan.warnings.iter().all(|w| w.message.contains("email")), "{:#?}", plan.warnings);
     assert!(plan.counts["create"] > 280, "{:?}", plan.counts);
 }
+
+#[test]
+fn plan_round_trips_through_json() {
+    let plan = plan(&format!("{HEADER}1,\"Lovelace, Ada\",Engineering,Lead,01/02/19,,Active,,1\n"), vec![], false);
+    let text = serde_json::to_string(&plan).unwrap();
+    assert!(text.contains("\"start_date\":\"2019-01-02\""), "{text}");
+    let back: Plan = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, plan);
+}
