@@ -231,7 +231,7 @@ pub const ERROR_CODES: &[(&str, u16, &str)] = &[
     ("mass_leavers", 409, "a JML plan archives more active users than the threshold, without allow_mass_leavers"),
     ("stale_etag", 412, "If-Match names a version that is no longer current"),
     ("payload_too_large", 413, "the body exceeds the size limit"),
-    ("unsupported_media_type", 415, "the body is not application/vnd.api+json or application/json"),
+    ("unsupported_media_type", 415, "the body is not application/vnd.api+json or application/json, or a JML plan upload is not multipart/form-data"),
     ("invalid", 422, "an attribute has an invalid value"),
     ("blank", 422, "a required attribute is missing or empty"),
     ("too_long", 422, "an attribute is longer than allowed"),

@@ -1,4 +1,4 @@
-//! The mapping file (TOML): which feed column holds which Roster attribute, and how to read the values.
+//! The mapping file (TOML): which feed column contains which Roster attribute, and how to read the values.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -41,7 +41,7 @@ pub struct Columns {
     pub end_date: Option<String>,
 }
 
-/// How dates are written and which instant they mean.
+/// Date settings: the format, the time zone and when a termination date ends access.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DateSettings {
@@ -111,7 +111,7 @@ pub struct StatusSettings {
     pub terminated: Vec<String>,
 }
 
-/// How a person's manager is found.
+/// The columns that find a person's manager.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ManagerSettings {
@@ -121,7 +121,7 @@ pub struct ManagerSettings {
     pub name_column: Option<String>,
 }
 
-/// The lifecycle state a row asks for.
+/// The lifecycle state a row requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedStatus {
@@ -131,7 +131,7 @@ pub enum FeedStatus {
     Terminated,
 }
 
-/// How a row names its manager.
+/// A row's reference to its manager: a key or a name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ManagerRef {

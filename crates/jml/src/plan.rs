@@ -9,7 +9,7 @@ use crate::feed::Feed;
 use crate::mapping::{CompiledMapping, FeedStatus, ManagerRef, Person, name_match_key, render_email, split_full_name};
 use crate::policy::{Grant, Policy, Subject};
 
-/// A user's lifecycle state as the engine sees it.
+/// A user's lifecycle state in the engine's terms; deleted users are left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserState {
@@ -72,7 +72,7 @@ pub struct CurrentUser {
     pub unique_id: String,
     pub attributes: Attributes,
     pub state: UserState,
-    /// The roles the user holds through policy rules, with the rule behind each.
+    /// The roles the user has through policy rules, with the rule behind each.
     pub policy_roles: BTreeMap<Grant, String>,
     /// Whether this feed source created or adopted the user; only such users leave when missing from a
     /// complete feed.
@@ -214,7 +214,7 @@ fn fold(text: &str) -> String {
     text.to_lowercase()
 }
 
-/// The state a feed row asks for at `now`, and the scheduled action it needs.
+/// The state a feed row requests at `now`, and the scheduled action it needs.
 enum Target {
     Active,
     ActiveUntil(OffsetDateTime),

@@ -265,6 +265,8 @@ impl Roster {
     /// Starts applying a stored plan and returns the new run, which goes on in the background. People whom an
     /// earlier run of the plan applied are skipped, so applying again finishes an interrupted run. Requires
     /// `users:write` and `roles:write`.
+    ///
+    /// NOTE: a run whose server died keeps the status `running`; the run that finishes its work is a new one.
     pub async fn apply_jml_plan(&self, actor: &Actor, id: i64, options: ApplyOptions) -> Result<JmlRunRecord> {
         let (record, plan, run_id) = self.start_run(actor, id, options).await?;
         let roster = self.clone();
@@ -669,6 +671,7 @@ impl Roster {
         put("status", Some(status.to_string()));
         let feed = roster_jml::Feed { rows: vec![roster_jml::Row { line: 1, fields }], errors: Vec::new() };
 
+        // NOTE: the plan sees only this person, so `is_manager` rules hold only through the feed's later plans.
         let plan = self.compute(&mapping, &policy, feed, PlanOptions::default()).await?;
         if let Some(error) = plan.errors.first() {
             return Err(ServiceError::field("person", "invalid", error.reason.clone()));

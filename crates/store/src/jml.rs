@@ -1,4 +1,7 @@
 //! The JML engine's tables: plans, runs, run items and feed source membership.
+//!
+//! TODO: `roster export` and `import` do not carry these tables yet, so a moved deployment loses which users a
+//! feed source owns, and its first complete feed archives nobody.
 
 use crate::roles::AssignmentRow;
 use crate::types::{DbTime, opt_time};
@@ -208,8 +211,8 @@ impl Conn {
         Ok(())
     }
 
-    /// Records one person's outcome; returns false when the plan already has an outcome for this person, which
-    /// is what keeps a rerun from applying anyone twice.
+    /// Records one person's outcome. Returns false when the plan already has an outcome for this person, so a
+    /// rerun never applies anyone twice.
     pub async fn insert_jml_run_item(
         &mut self,
         plan_id: i64,

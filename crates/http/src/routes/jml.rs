@@ -1,5 +1,6 @@
 //! `/core/jml`: HR feed plans, their runs, and single-person webhook events.
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -38,17 +39,31 @@ fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
 ///
 /// The body is `multipart/form-data` with the parts `feed` (CSV or JSON Lines), `mapping` and `policy` (TOML),
 /// and optionally `full_feed` (`true` when the feed lists everyone). The feed is read as it streams in, up to the
-/// upload limit (256 MiB by default); unmapped columns are dropped while parsing and never stored.
+/// upload limit (256 MiB by default). Unmapped columns are dropped while parsing and never stored.
 #[utoipa::path(post, path = "/core/jml/plans", tag = "jml",
     request_body(content_type = "multipart/form-data", description = "Parts feed, mapping, policy and optional full_feed"),
     responses((status = 201, description = "The plan"), (status = 400, description = "Invalid form"),
         (status = 401, description = "Missing or invalid token"), (status = 403, description = "Missing scope"),
         (status = 413, description = "A part exceeds its size limit"),
+        (status = 415, description = "The body is not multipart/form-data"),
         (status = 422, description = "Invalid mapping, policy or feed")),
     security(("bearer" = [])))]
-pub async fn create_plan(State(state): State<AppState>, Auth(actor): Auth, mut form: Multipart) -> Result<Response, ApiError> {
+pub async fn create_plan(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
     // Checked before the upload is read, so a token without the scope cannot make the server read 256 MiB.
     actor.require(Scope::UsersWrite)?;
+    let mut form = form.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            format!("{e}; send multipart/form-data with the parts feed, mapping and policy, as curl -F does"),
+        )
+    })?;
+    // TODO: the mapping and policy travel with every upload; naming ones stored on the server is not supported.
     let mut mapping = None;
     let mut policy = None;
     let mut feed = None;
@@ -94,6 +109,8 @@ pub async fn create_plan(State(state): State<AppState>, Auth(actor): Auth, mut f
 }
 
 /// Shows a stored plan with every person's change and the plan's runs. Scope: `users:read`.
+///
+/// TODO: the changes are not paged, so a plan of 100,000 people is one large response.
 #[utoipa::path(get, path = "/core/jml/plans/{id}", tag = "jml",
     params(("id" = String, Path, description = "Plan id")),
     responses((status = 200, description = "The plan"), (status = 401, description = "Missing or invalid token"),

@@ -20,7 +20,7 @@ fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn example(name: &str) -> anyhow::Result<String> {
+pub(crate) fn example(name: &str) -> anyhow::Result<String> {
     let path = workspace_root().join("examples").join(name);
     std::fs::read_to_string(&path).with_context(|| format!("reading {} failed", path.display()))
 }
@@ -42,27 +42,32 @@ fn hr_dataset() -> anyhow::Result<Option<Vec<u8>>> {
     }
 }
 
-async fn upload(server: &TestServer, feed: &[u8], mapping: &str, policy: &str, full_feed: bool) -> anyhow::Result<Reply> {
-    let form = Form::new()
+/// Builds the multipart form of a plan upload.
+pub(crate) fn upload_form(feed: &[u8], mapping: &str, policy: &str, full_feed: bool) -> Form {
+    Form::new()
         .part("mapping", Part::text(mapping.to_string()))
         .part("policy", Part::text(policy.to_string()))
         .part("full_feed", Part::text(full_feed.to_string()))
-        .part("feed", Part::bytes(feed.to_vec()).file_name("feed.csv"));
+        .part("feed", Part::bytes(feed.to_vec()).file_name("feed.csv"))
+}
+
+async fn upload(server: &TestServer, feed: &[u8], mapping: &str, policy: &str, full_feed: bool) -> anyhow::Result<Reply> {
+    let form = upload_form(feed, mapping, policy, full_feed);
     server.send(server.request(Method::POST, "/core/jml/plans").multipart(form)).await
 }
 
 /// Uploads a feed and returns the plan's attributes and id.
-async fn plan(server: &TestServer, feed: &[u8], mapping: &str, policy: &str, full_feed: bool) -> anyhow::Result<(String, Value)> {
+pub(crate) async fn plan(server: &TestServer, feed: &[u8], mapping: &str, policy: &str, full_feed: bool) -> anyhow::Result<(String, Value)> {
     let reply = upload(server, feed, mapping, policy, full_feed).await?;
     ensure!(reply.status == StatusCode::CREATED, "planning failed: {}", reply.describe());
     Ok((reply.id()?, reply.data()["attributes"].clone()))
 }
 
-async fn start_apply(server: &TestServer, plan_id: &str, meta: Value) -> anyhow::Result<Reply> {
+pub(crate) async fn start_apply(server: &TestServer, plan_id: &str, meta: Value) -> anyhow::Result<Reply> {
     server.post(&format!("/core/jml/plans/{plan_id}/apply"), &json!({ "meta": meta })).await
 }
 
-async fn wait_run(server: &TestServer, run_id: &str) -> anyhow::Result<Value> {
+pub(crate) async fn wait_run(server: &TestServer, run_id: &str) -> anyhow::Result<Value> {
     let started = std::time::Instant::now();
     loop {
         let reply = server.get(&format!("/core/jml/runs/{run_id}")).await?;
@@ -140,7 +145,7 @@ fn edit_csv(bytes: &[u8], mut edit: impl FnMut(&mut BTreeMap<String, String>)) -
 const SYNTHETIC_HEADER: &str = "employee_id,name,email,department,job_title,manager_id,status,start_date,end_date\n";
 
 /// A synthetic feed of `n` active people in Sales, with keys E1..En.
-fn sales_feed(n: usize) -> String {
+pub(crate) fn sales_feed(n: usize) -> String {
     let mut feed = SYNTHETIC_HEADER.to_string();
     for i in 1..=n {
         feed.push_str(&format!("E{i},\"Person, Number{i}\",,Sales,Account Executive,,Active,2020-01-01,\n"));
@@ -404,6 +409,8 @@ api_test!(plan_needs_scope_and_parts, |server| {
     let form = Form::new().part("feed", Part::text("x"));
     let missing = server.send(server.request(Method::POST, "/core/jml/plans").multipart(form)).await?;
     assert_error(&missing, StatusCode::BAD_REQUEST, "invalid_form");
+    let json_body = server.post("/core/jml/plans", &json!({ "feed": "x" })).await?;
+    assert_error(&json_body, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
     let unknown = server.get("/core/jml/plans/999").await?;
     assert_error(&unknown, StatusCode::NOT_FOUND, "not_found");
 });
