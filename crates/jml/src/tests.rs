@@ -256,3 +256,32 @@ fn plan_round_trips_through_json() {
     let back: Plan = serde_json::from_str(&text).unwrap();
     assert_eq!(back, plan);
 }
+
+#[test]
+fn policy_change_shows_role_diff() {
+    let first = plan(&format!("{HEADER}1,\"Lovelace, Ada\",Engineering,Lead,01/02/19,,Active,,1\n"), vec![], false);
+    let user = user_from(&first.changes[0], 10);
+    let mapping = Mapping::parse(MAPPING).unwrap();
+    let changed = Policy::parse(
+        "[[rule]]\nname = \"everyone\"\ngrant = [{ role = \"stakeholder\" }]\n\
+         [[rule]]\nname = \"engineering-workspace\"\ndepartment = \"Engineering\"\n\
+         grant = [{ role = \"workspace_member\", resource_type = \"workspace\", resource_id = \"eng\" }]\n",
+    )
+    .unwrap();
+    let feed = read_mapped_feed(format!("{HEADER}1,\"Lovelace, Ada\",Engineering,Lead,01/02/19,,Active,,1\n").as_bytes(), &mapping).unwrap();
+    let plan = compute_plan(PlanInput {
+        mapping: &mapping,
+        policy: &changed,
+        feed,
+        users: vec![user],
+        taken_emails: BTreeMap::new(),
+        now: datetime!(2026-12-04 12:00 UTC),
+        options: PlanOptions::default(),
+    });
+    let ada = change(&plan, "1");
+    let added: Vec<(&str, &str)> = ada.roles_added.iter().map(|r| (r.grant.role.as_str(), r.rule.as_str())).collect();
+    let removed: Vec<(&str, &str)> = ada.roles_removed.iter().map(|r| (r.grant.role.as_str(), r.rule.as_str())).collect();
+    assert_eq!(added, vec![("workspace_member", "engineering-workspace")]);
+    assert_eq!(removed, vec![("developer", "engineering")]);
+    assert!(ada.changes.is_empty(), "attributes did not change");
+}

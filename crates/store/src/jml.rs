@@ -1,7 +1,7 @@
 //! The JML engine's tables: plans, runs, run items and feed source membership.
 //!
-//! TODO: `roster export` and `import` do not carry these tables yet, so a moved deployment loses which users a
-//! feed source owns, and its first complete feed archives nobody.
+//! `roster export` carries `jml_feed_users`, so complete feeds keep their leavers after a move.
+//! TODO: it leaves out plans and runs, so a plan made before a move must be made again after it.
 
 use crate::roles::AssignmentRow;
 use crate::types::{DbTime, opt_time};

@@ -256,6 +256,14 @@ api_test!(mass_leaver_brake, |server| {
     assert_eq!(count(&partial, "archive"), 0);
     let (_, full) = plan(&server, sales_feed(17).as_bytes(), &mapping, &policy, true).await?;
     assert_eq!(changed_keys(&full, "archive"), vec!["E18"], "only users the feed created or adopted leave");
+
+    // An export carries feed membership, so a moved deployment keeps its leavers.
+    let path = server.data_dir().join("export.jsonl");
+    let path_text = path.display().to_string();
+    let exported = server.cli(&["export", "--output", &path_text]).await?;
+    assert!(exported.status.success(), "export failed: {}", String::from_utf8_lossy(&exported.stderr));
+    let text = std::fs::read_to_string(&path)?;
+    assert_eq!(text.lines().filter(|l| l.contains("\"table\":\"jml_feed_users\"")).count(), 20, "one row per feed user");
 });
 
 api_test!(crash_and_resume, |server| {

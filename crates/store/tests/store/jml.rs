@@ -45,4 +45,9 @@ store_test!(feed_users_marked_per_source, |db| {
     assert!(!users.iter().any(|u| u.user.id == manager.id && u.owned));
     assert!(conn.jml_users("payroll").await?.iter().all(|u| !u.owned), "membership is per source");
     assert_eq!(conn.user_by_unique_id("e1").await?.map(|u| u.id), Some(member.id));
+
+    assert_eq!(conn.count_rows("jml_feed_users").await?, 1);
+    let exported = conn.export_rows("jml_feed_users", 0, 10).await?;
+    assert_eq!(exported.len(), 1, "an export carries feed membership");
+    assert!(matches!(&exported[0].1, roster_store::ExportRecord::JmlFeedUsers(row) if row.user_id == member.id && row.relation == "created"));
 });
