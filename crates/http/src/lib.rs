@@ -66,6 +66,8 @@ pub fn app_with_upload_limit(roster: Roster, max_upload_bytes: usize) -> Router 
         .route("/core/jml/plans/{id}/apply", post(routes::jml::apply_plan))
         .route("/core/jml/runs/{id}", get(routes::jml::get_run))
         .route("/core/jml/events", post(routes::jml::post_event))
+        .route("/core/access_review", get(routes::access_review::get_review))
+        .route("/core/access_review/fix", post(routes::access_review::fix_review))
         .route("/core/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))

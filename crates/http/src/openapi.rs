@@ -29,6 +29,8 @@ use crate::routes;
         routes::jml::apply_plan,
         routes::jml::get_run,
         routes::jml::post_event,
+        routes::access_review::get_review,
+        routes::access_review::fix_review,
         routes::tokens::list_user_tokens,
         routes::tokens::create_user_token,
         routes::tokens::revoke_user_tokens,

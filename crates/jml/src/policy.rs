@@ -104,6 +104,18 @@ impl Policy {
     }
 }
 
+impl Policy {
+    /// Lists every (grant, rule) pair whose rule matches the subject, not only the first rule per grant, so an
+    /// access review accepts a grant recorded under any rule that still grants it.
+    pub fn matching_grants(&self, subject: Subject<'_>) -> BTreeSet<(Grant, String)> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.matches(subject))
+            .flat_map(|rule| rule.grant.iter().map(|grant| (grant.clone(), rule.name.clone())))
+            .collect()
+    }
+}
+
 impl Rule {
     fn matches(&self, subject: Subject<'_>) -> bool {
         let equals = |wanted: &Option<String>, actual: Option<&str>| match wanted {

@@ -1,5 +1,6 @@
 //! Route handlers: each authorises, validates, calls the service and maps the result.
 
+pub mod access_review;
 pub mod audit;
 pub mod health;
 pub mod jml;

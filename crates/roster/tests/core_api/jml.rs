@@ -450,3 +450,65 @@ api_test!(event_joiner_and_leaver, |server| {
     assert_eq!(left.status, StatusCode::OK, "{}", left.describe());
     assert_eq!(status_of(&server, "W1").await?, "archived");
 });
+
+api_test!(access_review_finds_and_fixes, |server| {
+    let mapping = example("synthetic-mapping.toml")?;
+    let policy = example("synthetic-policy.toml")?;
+    let feed = format!(
+        "{SYNTHETIC_HEADER}E1,\"Lovelace, Ada\",ada@example.com,Engineering,Engineer,,Active,2020-01-01,\n\
+         E2,\"Builder, Bob\",bob@example.com,Sales,Account Executive,,Active,2020-01-01,\n"
+    );
+    let (plan_id, _) = plan(&server, feed.as_bytes(), &mapping, &policy, false).await?;
+    apply(&server, &plan_id, json!({})).await?;
+    let clean = server.get("/core/access_review").await?;
+    assert_eq!(clean.status, StatusCode::OK, "{}", clean.describe());
+    assert!(clean.data_items().is_empty(), "a fresh apply is clean: {}", clean.text);
+    assert_eq!(clean.body["meta"]["reviewed"], 2);
+
+    // A role added by hand outside the service, an expired grant the scheduler has not revoked, and a policy
+    // grant removed by hand.
+    let bob = server.get("/core/users/bob@example.com").await?.id()?;
+    let ada = server.get("/core/users/ada@example.com").await?.id()?;
+    let user_admin = server.role_type_id("user_admin").await?;
+    let developer = server.role_type_id("developer").await?;
+    server
+        .execute_sql(&format!(
+            "INSERT INTO role_assignments (user_id, role_type_id, resource_type, resource_id, source, source_ref, approved_by, \
+             reason, expires_at, granted_at) VALUES ({bob}, {user_admin}, '', '', 'policy', 'hand-made', 'policy', NULL, NULL, \
+             '2026-01-01T00:00:00.000000Z')"
+        ))
+        .await?;
+    server
+        .execute_sql(&format!(
+            "INSERT INTO role_assignments (user_id, role_type_id, resource_type, resource_id, source, source_ref, approved_by, \
+             reason, expires_at, granted_at) VALUES ({bob}, {developer}, '', '', 'direct', '', 'admin', 'trial', \
+             '2020-02-01T00:00:00.000000Z', '2020-01-01T00:00:00.000000Z')"
+        ))
+        .await?;
+    server
+        .execute_sql(&format!(
+            "DELETE FROM role_assignments WHERE user_id = {ada} AND role_type_id = {developer} AND source = 'policy'"
+        ))
+        .await?;
+
+    let review = server.get("/core/access_review").await?;
+    let findings = review.data_items();
+    assert_eq!(findings.len(), 2, "{}", review.text);
+    let bob_finding = findings.iter().find(|f| f["id"] == bob.as_str()).context("no finding for bob")?;
+    let reasons: Vec<&str> = bob_finding["attributes"]["excess"].as_array().map(Vec::as_slice).unwrap_or_default().iter().filter_map(|e| e["reason"].as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{bob_finding}");
+    assert!(reasons.iter().any(|r| r.contains("hand-made")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("expired")), "{reasons:?}");
+    let ada_finding = findings.iter().find(|f| f["id"] == ada.as_str()).context("no finding for ada")?;
+    assert_eq!(ada_finding["attributes"]["missing"][0]["role_type_name"], "developer", "{ada_finding}");
+    assert_eq!(ada_finding["attributes"]["missing"][0]["rule"], "engineering", "{ada_finding}");
+
+    let fixed = server.post("/core/access_review/fix", &json!({})).await?;
+    assert_eq!(fixed.status, StatusCode::OK, "{}", fixed.describe());
+    assert_eq!(fixed.body["meta"]["fixed"], 2, "{}", fixed.text);
+    let after = server.get("/core/access_review").await?;
+    assert!(after.data_items().is_empty(), "the fix converges: {}", after.text);
+    assert_eq!(policy_roles(&server, "E1").await?, 3);
+    assert_eq!(policy_roles(&server, "E2").await?, 1);
+    assert_eq!(server.query_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'access_review.fix'").await?, 2);
+});
