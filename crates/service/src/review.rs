@@ -1,4 +1,4 @@
-//! The access review: for every active user, the roles it holds against the roles that are approved today.
+//! The access review: for every active user, the roles it has against the roles that are approved today.
 //!
 //! A grant is approved when a policy rule still grants it (with the policy of the latest plan of each feed source
 //! that created or adopted the user), when a group the user belongs to still carries it, or when it was granted
@@ -141,6 +141,7 @@ impl Roster {
         if user.status != LifecycleState::Active {
             return Ok(false);
         }
+
         let before = conn.user_assignments(user.id).await?;
         for excess in &finding.excess {
             conn.delete_assignment(user.id, &excess.assignment.key, &excess.assignment.source).await?;
@@ -160,6 +161,7 @@ impl Roster {
         if !conn.touch_user(user.id, user.version, now).await? {
             return Ok(false);
         }
+
         let after = conn.user_assignments(user.id).await?;
         let reasons: Vec<serde_json::Value> =
             finding.excess.iter().map(|e| json!({ "role_type_name": e.assignment.role_type_name, "reason": e.reason })).collect();
@@ -190,7 +192,7 @@ fn review_user(
     };
     // Every (key, rule) a rule grants today, and the first rule per key for grants that are missing.
     let mut approved_by_rule: BTreeSet<(RoleKey, String)> = BTreeSet::new();
-    let mut wanted: BTreeMap<RoleKey, (String, String)> = BTreeMap::new();
+    let mut granted_today: BTreeMap<RoleKey, (String, String)> = BTreeMap::new();
     for policy in policies {
         for (grant, rule) in policy.matching_grants(subject) {
             if let Some(key) = key_of(&grant) {
@@ -199,7 +201,7 @@ fn review_user(
         }
         for (grant, rule) in policy.evaluate(subject) {
             if let Some(key) = key_of(&grant) {
-                wanted.entry(key).or_insert((grant.role.clone(), rule));
+                granted_today.entry(key).or_insert((grant.role.clone(), rule));
             }
         }
     }
@@ -228,7 +230,7 @@ fn review_user(
             excess.push(ExcessRole { assignment, reason });
         }
     }
-    let missing = wanted
+    let missing = granted_today
         .into_iter()
         .filter(|(key, _)| !approved_policy_keys.contains(key))
         .map(|(key, (role_type_name, rule))| MissingRole { key, role_type_name, rule })
