@@ -1,5 +1,5 @@
 //! Reading a feed: CSV (comma, semicolon or tab, with or without a UTF-8 byte order mark, quoted fields) or JSON
-//! Lines. Only the columns the mapping names are kept; every other column is dropped while parsing, so salary,
+//! Lines. Only the columns the mapping names are kept. Every other column is dropped while parsing, so salary,
 //! birth dates and the like never leave this module.
 
 use std::collections::{BTreeMap, BTreeSet};
