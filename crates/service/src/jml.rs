@@ -266,7 +266,7 @@ impl Roster {
     /// earlier run of the plan applied are skipped, so applying again finishes an interrupted run. Requires
     /// `users:write` and `roles:write`.
     ///
-    /// NOTE: a run whose server died keeps the status `running`; the run that finishes its work is a new one.
+    /// Earlier runs of the plan that still say `running`, such as one whose server died, become `interrupted`.
     pub async fn apply_jml_plan(&self, actor: &Actor, id: i64, options: ApplyOptions) -> Result<JmlRunRecord> {
         let (record, plan, run_id) = self.start_run(actor, id, options).await?;
         let roster = self.clone();
@@ -316,6 +316,7 @@ impl Roster {
         drop(conn);
 
         let mut conn = self.store.begin().await?;
+        conn.interrupt_jml_runs(id, self.clock.now()).await?;
         let run_id = conn.insert_jml_run(id, "running", self.clock.now(), &actor.name).await?;
         conn.commit().await?;
         tracing::info!(plan_id = id, run_id, changes = plan.changes.len(), "started JML run");

@@ -211,6 +211,17 @@ impl Conn {
         Ok(())
     }
 
+    /// Marks the plan's runs that still say `running` as `interrupted`; returns how many. A run whose server died
+    /// keeps `running` until then. A run that is in fact still going sets its own status again when it ends.
+    pub async fn interrupt_jml_runs(&mut self, plan_id: i64, at: Timestamp) -> Result<u64, StoreError> {
+        let sql = "UPDATE jml_runs SET status = 'interrupted', updated_at = $1, \
+             message = 'a newer run of the plan started; it finishes the work' WHERE plan_id = $2 AND status = 'running'";
+        let rows = with_conn!(self, |c| {
+            sqlx::query(sql).bind(DbTime(at)).bind(plan_id).execute(c).await?.rows_affected()
+        });
+        Ok(rows)
+    }
+
     /// Records one person's outcome. Returns false when the plan already has an outcome for this person, so a
     /// rerun never applies anyone twice.
     pub async fn insert_jml_run_item(

@@ -283,6 +283,8 @@ api_test!(crash_and_resume, |server| {
     server.set_server_env("ROSTER_TEST_JML_CRASH_AFTER", None);
     server.start_again().await?;
     let run = apply(&server, &plan_id, json!({})).await?;
+    let crashed = server.get(&format!("/core/jml/runs/{}", started.id()?)).await?;
+    assert_eq!(crashed.data()["attributes"]["status"], "interrupted", "{}", crashed.text);
     assert_eq!(run["result"]["already_applied"], 10, "{run}");
     assert_eq!(run["result"]["applied"], 20, "{run}");
     assert_eq!(server.query_i64("SELECT COUNT(*) FROM users WHERE origin = 'jml'").await?, 30, "nobody is created twice");
