@@ -13,20 +13,30 @@ pub mod scim;
 
 pub use error::ERROR_CODES;
 pub use openapi::ApiDoc;
+pub use routes::jml::DEFAULT_MAX_UPLOAD_BYTES;
 
 use axum::Router;
-use axum::routing::{delete, get, patch};
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, patch, post};
+use extract::MAX_BODY_BYTES;
 use roster_service::Roster;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub roster: Roster,
+    /// The largest feed upload accepted by `POST /core/jml/plans`, in bytes.
+    pub max_upload_bytes: usize,
 }
 
-/// Builds the application with every route and middleware.
+/// Builds the application with every route and middleware, and the default feed upload limit.
 pub fn app(roster: Roster) -> Router {
-    let state = AppState { roster };
+    app_with_upload_limit(roster, routes::jml::DEFAULT_MAX_UPLOAD_BYTES)
+}
+
+/// Builds the application with a feed upload limit in bytes.
+pub fn app_with_upload_limit(roster: Roster, max_upload_bytes: usize) -> Router {
+    let state = AppState { roster, max_upload_bytes };
 
     let core = Router::new()
         .route("/core/users", get(routes::users::list_users).post(routes::users::create_user))
@@ -49,6 +59,17 @@ pub fn app(roster: Roster) -> Router {
         .route("/core/action_logs", get(routes::audit::list_action_logs))
         .route("/core/scheduled_actions", get(routes::scheduled_actions::list_scheduled_actions))
         .route("/core/scheduled_actions/{id}", delete(routes::scheduled_actions::cancel_scheduled_action))
+        .route(
+            "/core/jml/plans",
+            // The handler enforces the feed's own limit while it streams; this only lifts axum's default.
+            post(routes::jml::create_plan).layer(DefaultBodyLimit::max(max_upload_bytes.saturating_add(4 * MAX_BODY_BYTES))),
+        )
+        .route("/core/jml/plans/{id}", get(routes::jml::get_plan))
+        .route("/core/jml/plans/{id}/apply", post(routes::jml::apply_plan))
+        .route("/core/jml/runs/{id}", get(routes::jml::get_run))
+        .route("/core/jml/events", post(routes::jml::post_event))
+        .route("/core/access_review", get(routes::access_review::get_review))
+        .route("/core/access_review/fix", post(routes::access_review::fix_review))
         .route("/core/openapi.json", get(openapi::openapi_json))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use roster_service::{Bootstrap, Clock, Roster, SystemClock};
+use roster_service::{Bootstrap, Clock, JmlSettings, Roster, SystemClock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,14 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_SCHEDULER_INTERVAL_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub scheduler_interval_ms: u64,
 
+    /// Largest feed upload of `POST /core/jml/plans`, in MiB; other requests stay limited to 1 MiB.
+    #[arg(long, env = "ROSTER_JML_MAX_UPLOAD_MIB", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub jml_max_upload_mib: u64,
+
+    /// Percentage of active users a JML plan may archive before applying it needs `allow_mass_leavers`.
+    #[arg(long, env = "ROSTER_JML_MASS_LEAVER_PERCENT", default_value_t = 5.0)]
+    pub jml_mass_leaver_percent: f64,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 }
@@ -32,7 +40,15 @@ pub struct ServeArgs {
 /// Runs the server until SIGTERM or Ctrl-C, then lets in-flight requests finish.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = args.database.open().await?;
-    let roster = Roster::new(store.clone(), clock());
+    if !(0.0..=100.0).contains(&args.jml_mass_leaver_percent) {
+        anyhow::bail!(
+            "--jml-mass-leaver-percent is {}; give a percentage from 0 to 100",
+            args.jml_mass_leaver_percent
+        );
+    }
+    let settings = JmlSettings { mass_leaver_percent: args.jml_mass_leaver_percent };
+    let roster = Roster::new(store.clone(), clock()).with_jml_settings(settings);
+    let max_upload_bytes = usize::try_from(args.jml_max_upload_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -49,7 +65,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(run_scheduler(roster.clone(), Duration::from_millis(args.scheduler_interval_ms), stopped));
 
-    axum::serve(listener, roster_http::app(roster)).with_graceful_shutdown(shutdown_signal()).await?;
+    axum::serve(listener, roster_http::app_with_upload_limit(roster, max_upload_bytes)).with_graceful_shutdown(shutdown_signal()).await?;
 
     let _ = stop_scheduler.send(true);
     if let Err(error) = scheduler.await {

@@ -8,6 +8,8 @@ mod bootstrap;
 mod clock;
 mod error;
 mod groups;
+mod jml;
+mod review;
 mod roles;
 mod scheduled_actions;
 mod scheduler;
@@ -21,6 +23,10 @@ pub use bootstrap::{ADMIN_TOKEN_FILE, Bootstrap};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::{Result, ServiceError};
 pub use groups::{GroupList, GroupWithMembers, NewGroup};
+pub use jml::{ACTIVATE_USER, ARCHIVE_USER, ApplyOptions, EventPerson, JmlEvent, JmlSettings, PlanRequest, StoredPlan};
+pub use roster_jml as engine;
+pub use roster_store::JmlRunRecord;
+pub use review::{AccessReview, ExcessRole, MissingRole, UserReview};
 pub use roles::{RoleRequest, RoleTypeList, SyncOutcome};
 pub use scheduled_actions::{SCHEDULED_STATUSES, ScheduledListRequest, ScheduledPage};
 pub use scheduler::{EXPIRE_ROLE, SchedulerPass};
@@ -47,11 +53,18 @@ async fn retry_backoff(attempt: usize) {
 pub struct Roster {
     store: Store,
     clock: Arc<dyn Clock>,
+    jml_settings: JmlSettings,
 }
 
 impl Roster {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self { store, clock, jml_settings: JmlSettings::default() }
+    }
+
+    /// Replaces the JML engine's settings, such as the mass-leaver threshold.
+    pub fn with_jml_settings(mut self, settings: JmlSettings) -> Self {
+        self.jml_settings = settings;
+        self
     }
 
     pub fn store(&self) -> &Store {

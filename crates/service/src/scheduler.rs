@@ -79,6 +79,8 @@ impl Roster {
     async fn apply_action(&self, conn: &mut Conn, action: &ScheduledAction, now: Timestamp) -> Result<Option<String>> {
         match action.kind.as_str() {
             EXPIRE_ROLE => self.expire_grant(conn, action, now).await,
+            crate::jml::ACTIVATE_USER => self.scheduled_activation(conn, action, now).await,
+            crate::jml::ARCHIVE_USER => self.scheduled_archive(conn, action, now).await,
             other => Err(ServiceError::Conflict {
                 code: "unknown_action",
                 message: format!("this version cannot apply scheduled actions of kind {other:?}"),

@@ -40,11 +40,11 @@ pub struct UserList {
     pub total: Option<i64>,
 }
 
-fn status_change(before: LifecycleState, after: LifecycleState) -> Change {
+pub(crate) fn status_change(before: LifecycleState, after: LifecycleState) -> Change {
     Change { before: before.as_str().into(), after: after.as_str().into() }
 }
 
-fn roles_json(roles: &[RoleAssignment]) -> Value {
+pub(crate) fn roles_json(roles: &[RoleAssignment]) -> Value {
     Value::Array(roles.iter().map(RoleAssignment::to_json).collect())
 }
 
@@ -282,12 +282,27 @@ impl Roster {
             return Ok(true);
         }
 
+        let Some(changes) = self.archive_in_tx(&mut conn, &current, now).await? else {
+            return Ok(false);
+        };
+        conn.append_audit(&self.audit_entry(actor, "user.archive", "user", Some(current.id.to_string()), changes))
+            .await?;
+        conn.commit().await?;
+
+        tracing::info!(user_id = current.id, "archived user");
+        Ok(true)
+    }
+
+    /// Archives a user that is not archived inside the caller's transaction: snapshot, roles removed, tokens
+    /// disabled. Returns the changes for the audit entry the caller writes, or `None` when the user's version
+    /// moved on, so the caller retries or reports the user as changed.
+    pub(crate) async fn archive_in_tx(&self, conn: &mut Conn, current: &User, now: Timestamp) -> Result<Option<Changes>> {
         let mut next = current.clone();
         next.status = LifecycleState::Archived;
         next.archived_at = Some(now);
         next.updated_at = now;
         if !conn.update_user(&next, current.version).await? {
-            return Ok(false);
+            return Ok(None);
         }
 
         let roles = conn.user_assignments(current.id).await?;
@@ -305,12 +320,7 @@ impl Roster {
                 Change { before: Value::Null, after: Value::Array(disabled.iter().map(|id| (*id).into()).collect()) },
             );
         }
-        conn.append_audit(&self.audit_entry(actor, "user.archive", "user", Some(current.id.to_string()), changes))
-            .await?;
-        conn.commit().await?;
-
-        tracing::info!(user_id = current.id, roles = roles.len(), tokens = disabled.len(), "archived user");
-        Ok(true)
+        Ok(Some(changes))
     }
 
     /// Restores an archived user. With `restore_roles` it reapplies the snapshot's direct roles exactly. A role

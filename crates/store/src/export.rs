@@ -173,6 +173,15 @@ pub struct GroupRoleRow {
     pub resource_id: String,
 }
 
+/// Which users a JML feed source created or adopted, so complete feeds keep their leavers after a move.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct JmlFeedUserRow {
+    pub source: String,
+    pub user_id: i64,
+    pub relation: String,
+    pub since: DbTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct SettingRow {
     pub key: String,
@@ -193,6 +202,7 @@ pub enum ExportRecord {
     Groups(GroupRow),
     GroupMembers(GroupMemberRow),
     GroupRoles(GroupRoleRow),
+    JmlFeedUsers(JmlFeedUserRow),
     AuditLog(AuditRow),
 }
 
@@ -208,6 +218,7 @@ pub const EXPORT_TABLES: &[&str] = &[
     "groups",
     "group_members",
     "group_roles",
+    "jml_feed_users",
     "audit_log",
 ];
 
@@ -255,6 +266,13 @@ impl Conn {
                 });
                 rows.into_iter().zip(after + 1..).map(|(r, key)| (key, ExportRecord::GroupRoles(r))).collect()
             }
+            "jml_feed_users" => {
+                let rows = with_conn!(self, |c| {
+                    sqlx::query_as::<_, JmlFeedUserRow>("SELECT source, user_id, relation, since FROM jml_feed_users ORDER BY source, user_id LIMIT $2 OFFSET $1")
+                        .bind(after).bind(limit).fetch_all(c).await?
+                });
+                rows.into_iter().zip(after + 1..).map(|(r, key)| (key, ExportRecord::JmlFeedUsers(r))).collect()
+            }
             "audit_log" => page!(AuditRow, AuditLog, "SELECT seq, created_at, actor_token_id, actor_name, action, target_type, target_id, changes, request_id, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2", seq),
             other => return Err(StoreError::Corrupt(format!("unknown table {other:?}"))),
         };
@@ -274,6 +292,7 @@ impl Conn {
             "groups" => "SELECT COUNT(*) FROM groups",
             "group_members" => "SELECT COUNT(*) FROM group_members",
             "group_roles" => "SELECT COUNT(*) FROM group_roles",
+            "jml_feed_users" => "SELECT COUNT(*) FROM jml_feed_users",
             "audit_log" => "SELECT COUNT(*) FROM audit_log",
             other => return Err(StoreError::Corrupt(format!("unknown table {other:?}"))),
         };
@@ -342,6 +361,10 @@ impl Conn {
             ExportRecord::GroupRoles(r) => with_conn!(self, |c| {
                 sqlx::query("INSERT INTO group_roles (group_id, role_type_id, resource_type, resource_id) VALUES ($1, $2, $3, $4)")
                     .bind(r.group_id).bind(r.role_type_id).bind(&r.resource_type).bind(&r.resource_id).execute(c).await?;
+            }),
+            ExportRecord::JmlFeedUsers(r) => with_conn!(self, |c| {
+                sqlx::query("INSERT INTO jml_feed_users (source, user_id, relation, since) VALUES ($1, $2, $3, $4)")
+                    .bind(&r.source).bind(r.user_id).bind(&r.relation).bind(r.since).execute(c).await?;
             }),
             ExportRecord::AuditLog(r) => with_conn!(self, |c| {
                 sqlx::query("INSERT INTO audit_log (seq, created_at, actor_token_id, actor_name, action, target_type, target_id, changes, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")

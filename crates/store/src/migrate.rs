@@ -32,6 +32,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_scim_groups.sql"),
         postgres: include_str!("../migrations/postgres/0003_scim_groups.sql"),
     },
+    Migration {
+        version: 4,
+        description: "JML plans, runs and feed sources",
+        sqlite: include_str!("../migrations/sqlite/0004_jml.sql"),
+        postgres: include_str!("../migrations/postgres/0004_jml.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -18,7 +18,7 @@ macro_rules! user_columns {
 }
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: i64,
     first_name: Option<String>,
     last_name: Option<String>,
@@ -42,7 +42,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_user(self) -> Result<User, StoreError> {
+    pub(crate) fn into_user(self) -> Result<User, StoreError> {
         let status = LifecycleState::parse(&self.status)
             .ok_or_else(|| StoreError::Corrupt(format!("user {} has unknown status {:?}", self.id, self.status)))?;
         let custom_attributes: BTreeMap<String, String> = serde_json::from_str(&self.custom_attributes)

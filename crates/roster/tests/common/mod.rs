@@ -220,6 +220,9 @@ pub struct TestServer {
     admin_token: String,
     /// What the most recent start printed on stdout before the listening line.
     startup_output: Vec<String>,
+    /// Extra environment variables and arguments of `serve`, used from the next start on.
+    server_env: Vec<(String, String)>,
+    server_args: Vec<String>,
     client: reqwest::Client,
 }
 
@@ -251,6 +254,8 @@ impl TestServer {
             base_url: String::new(),
             admin_token: String::new(),
             startup_output: Vec::new(),
+            server_env: Vec::new(),
+            server_args: Vec::new(),
             client,
         };
         server.spawn().await?;
@@ -279,6 +284,7 @@ impl TestServer {
             command.env_remove(name);
         }
         command.env("RUST_LOG", "info,sqlx=warn").env("NO_COLOR", "1");
+        command.args(&self.server_args).envs(self.server_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::from(log));
         let mut child = command.spawn().context("starting the roster binary failed")?;
 
@@ -340,6 +346,38 @@ impl TestServer {
                 let _ = child.kill();
                 let _ = child.wait();
                 bail!("the server did not exit within {} s of SIGTERM; log tail:\n{}", STOP_TIMEOUT.as_secs(), self.log_tail());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sets an environment variable of the server process from its next start on; `None` removes it.
+    pub fn set_server_env(&mut self, name: &str, value: Option<&str>) {
+        self.server_env.retain(|(k, _)| k != name);
+        if let Some(value) = value {
+            self.server_env.push((name.to_string(), value.to_string()));
+        }
+    }
+
+    /// Sets extra `serve` arguments, such as `--scheduler-interval-ms 20`, from the next start on.
+    pub fn set_server_args(&mut self, args: &[&str]) {
+        self.server_args = args.iter().map(|a| a.to_string()).collect();
+    }
+
+    /// Waits for the server to exit by itself, as at a crash point, and returns its exit status.
+    pub async fn wait_for_exit(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let Some(mut child) = self.child.take() else {
+            bail!("the server is not running");
+        };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if started.elapsed() > timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("the server did not exit within {} s; log tail:\n{}", timeout.as_secs(), self.log_tail());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

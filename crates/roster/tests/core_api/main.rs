@@ -12,6 +12,7 @@ mod archive;
 mod audit;
 mod concurrency;
 mod errors;
+mod jml;
 mod lists;
 mod operations;
 mod role_types;

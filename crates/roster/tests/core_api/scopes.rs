@@ -39,6 +39,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/core/action_logs", Some("audit:read")),
     route("GET", "/core/scheduled_actions", Some("users:read")),
     route("DELETE", "/core/scheduled_actions/{id}", Some("users:write")),
+    route("POST", "/core/jml/plans", Some("users:write")),
+    route("GET", "/core/jml/plans/{id}", Some("users:read")),
+    route("POST", "/core/jml/plans/{id}/apply", Some("users:write")),
+    route("GET", "/core/jml/runs/{id}", Some("users:read")),
+    route("POST", "/core/jml/events", Some("users:write")),
+    route("GET", "/core/access_review", Some("users:read")),
+    route("POST", "/core/access_review/fix", Some("users:write")),
     route("GET", "/core/openapi.json", None),
     route("GET", "/healthz", None),
     route("GET", "/readyz", None),
@@ -58,6 +65,8 @@ struct Case {
     needs: &'static [&'static str],
     /// The status a token with the needed scopes gets.
     success: StatusCode,
+    /// Send a JML feed upload (multipart form) instead of `body`.
+    upload: bool,
 }
 
 /// Creates a user to act on and returns its id.
@@ -111,8 +120,32 @@ async fn cases(server: &TestServer) -> anyhow::Result<Vec<Case>> {
     let patch_body = Some(json!({ "data": { "type": "users", "attributes": { "job_title": "Engineer" } } }));
     let restore_body = Some(json!({ "meta": { "restore_roles": true } }));
 
-    let case = |route, method, path: String, body, needs, success| Case { route, method, path, body, needs, success };
+    let (plan_id, _) = crate::jml::plan(server, crate::jml::sales_feed(2).as_bytes(), &crate::jml::example("synthetic-mapping.toml")?,
+        &crate::jml::example("synthetic-policy.toml")?, false).await?;
+    let applied = crate::jml::start_apply(server, &plan_id, json!({})).await?;
+    ensure!(applied.status == StatusCode::ACCEPTED, "applying a plan failed: {}", applied.describe());
+    let run_id = applied.id()?;
+    crate::jml::wait_run(server, &run_id).await?;
+    let event_body = Some(json!({ "data": { "type": "jml_events", "attributes": {
+        "source": "synthetic", "event": "mover", "person": { "unique_id": "E1", "last_name": "Person", "department": "Engineering" },
+    } } }));
+
+    let case = |route, method, path: String, body, needs, success| Case { route, method, path, body, needs, success, upload: false };
     Ok(vec![
+        Case { upload: true, ..case("/core/jml/plans", Method::POST, "/core/jml/plans".into(), None, &["users:write"], StatusCode::CREATED) },
+        case("/core/jml/plans/{id}", Method::GET, format!("/core/jml/plans/{plan_id}"), None, &["users:read"], StatusCode::OK),
+        case(
+            "/core/jml/plans/{id}/apply",
+            Method::POST,
+            format!("/core/jml/plans/{plan_id}/apply"),
+            None,
+            &["users:write", "roles:write"],
+            StatusCode::ACCEPTED,
+        ),
+        case("/core/jml/runs/{id}", Method::GET, format!("/core/jml/runs/{run_id}"), None, &["users:read"], StatusCode::OK),
+        case("/core/access_review", Method::GET, "/core/access_review".into(), None, &["users:read"], StatusCode::OK),
+        case("/core/access_review/fix", Method::POST, "/core/access_review/fix".into(), None, &["users:write", "roles:write"], StatusCode::OK),
+        case("/core/jml/events", Method::POST, "/core/jml/events".into(), event_body, &["users:write", "roles:write"], StatusCode::OK),
         case("/core/users", Method::GET, "/core/users".into(), None, &["users:read"], StatusCode::OK),
         case("/core/users", Method::POST, "/core/users".into(), user_body("new@example.com"), &["users:write"], StatusCode::CREATED),
         case("/core/users", Method::POST, "/core/users".into(), with_role, &["users:write", "roles:write"], StatusCode::CREATED),
@@ -225,6 +258,14 @@ fn all_but(missing: &str) -> Vec<&'static str> {
 
 async fn send_case(server: &TestServer, token: &str, case: &Case) -> anyhow::Result<crate::common::Reply> {
     let mut request = server.request_as(token, case.method.clone(), &case.path);
+    if case.upload {
+        request = request.multipart(crate::jml::upload_form(
+            crate::jml::sales_feed(1).as_bytes(),
+            &crate::jml::example("synthetic-mapping.toml")?,
+            &crate::jml::example("synthetic-policy.toml")?,
+            false,
+        ));
+    }
     if let Some(body) = &case.body {
         request = request.json(body);
     }

@@ -10,6 +10,7 @@
 mod common;
 
 mod audit;
+mod jml;
 mod concurrency;
 mod lists;
 mod migrations;

@@ -1,0 +1,636 @@
+//! The plan: a pure function from the feed's people, the current users and the policy to the change per person.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use time::{Date, OffsetDateTime};
+
+use crate::error::{RowError, RowWarning};
+use crate::feed::Feed;
+use crate::mapping::{CompiledMapping, FeedStatus, ManagerRef, Person, name_match_key, render_email, split_full_name};
+use crate::policy::{Grant, Policy, Subject};
+
+/// A user's lifecycle state in the engine's terms; deleted users are left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserState {
+    Pending,
+    Active,
+    Suspended,
+    Archived,
+}
+
+impl UserState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+/// The attributes the engine manages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attributes {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    pub mobile_number: Option<String>,
+    #[serde(with = "iso_date")]
+    pub start_date: Option<Date>,
+    #[serde(with = "iso_date")]
+    pub end_date: Option<Date>,
+    /// The manager's key (`unique_id`), resolved to a user id when applied.
+    pub manager_key: Option<String>,
+}
+
+impl Attributes {
+    fn fields(&self) -> BTreeMap<&'static str, Option<String>> {
+        [
+            ("first_name", self.first_name.clone()),
+            ("last_name", self.last_name.clone()),
+            ("email", self.email.clone()),
+            ("job_title", self.job_title.clone()),
+            ("department", self.department.clone()),
+            ("mobile_number", self.mobile_number.clone()),
+            ("start_date", self.start_date.map(|d| d.to_string())),
+            ("end_date", self.end_date.map(|d| d.to_string())),
+            ("manager", self.manager_key.clone()),
+        ]
+        .into_iter()
+        .collect()
+    }
+}
+
+/// A user as it is now, with what the plan compares against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub unique_id: String,
+    pub attributes: Attributes,
+    pub state: UserState,
+    /// The roles the user has through policy rules, with the rule behind each.
+    pub policy_roles: BTreeMap<Grant, String>,
+    /// Whether this feed source created or adopted the user; only such users leave when missing from a
+    /// complete feed.
+    pub owned: bool,
+    /// Pending scheduled lifecycle actions: (kind, due time).
+    pub scheduled: Vec<(ScheduledKind, OffsetDateTime)>,
+    /// What the user's state is summarised by; a different value at apply time makes the person stale.
+    pub fingerprint: String,
+}
+
+/// A future-dated lifecycle action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduledKind {
+    Activate,
+    Archive,
+}
+
+/// What happens to a person's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Create,
+    Update,
+    Activate,
+    Suspend,
+    Restore,
+    Archive,
+    None,
+}
+
+impl ChangeKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Activate => "activate",
+            Self::Suspend => "suspend",
+            Self::Restore => "restore",
+            Self::Archive => "archive",
+            Self::None => "none",
+        }
+    }
+}
+
+/// One attribute's old and new value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeChange {
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// A role added or removed, with the rule behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleChange {
+    #[serde(flatten)]
+    pub grant: Grant,
+    pub rule: String,
+}
+
+/// A scheduled lifecycle action the plan creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scheduled {
+    pub kind: ScheduledKind,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// For an activation: the roles granted on the day.
+    #[serde(default)]
+    pub roles: Vec<RoleChange>,
+}
+
+/// The change for one person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonChange {
+    pub key: String,
+    /// The feed line, or `None` for a leaver missing from a complete feed.
+    pub line: Option<u64>,
+    pub user_id: Option<i64>,
+    pub kind: ChangeKind,
+    pub state_before: Option<UserState>,
+    pub state_after: Option<UserState>,
+    /// The target attributes, applied as a whole.
+    pub attributes: Attributes,
+    /// The attributes that change, old and new.
+    pub changes: BTreeMap<String, AttributeChange>,
+    pub roles_added: Vec<RoleChange>,
+    pub roles_removed: Vec<RoleChange>,
+    pub scheduled: Option<Scheduled>,
+    /// The user's fingerprint when planned; `None` for a new user.
+    pub fingerprint: Option<String>,
+}
+
+impl PersonChange {
+    /// Whether applying this change would do anything.
+    pub fn is_noop(&self) -> bool {
+        self.kind == ChangeKind::None
+            && self.changes.is_empty()
+            && self.roles_added.is_empty()
+            && self.roles_removed.is_empty()
+            && self.scheduled.is_none()
+    }
+}
+
+/// Options of a plan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOptions {
+    /// The feed lists everyone: users this source created or adopted who are missing from it leave.
+    pub full_feed: bool,
+}
+
+/// A computed plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub source: String,
+    pub options: PlanOptions,
+    /// Counts per change kind, plus `scheduled`, `unchanged` and `errors`.
+    pub counts: BTreeMap<String, usize>,
+    /// Changes in apply order: a manager before the people who report to them. No-ops are left out.
+    pub changes: Vec<PersonChange>,
+    pub errors: Vec<RowError>,
+    pub warnings: Vec<RowWarning>,
+}
+
+/// Everything a plan is computed from.
+#[derive(Debug)]
+pub struct PlanInput<'a> {
+    pub mapping: &'a CompiledMapping,
+    pub policy: &'a Policy,
+    pub feed: Feed,
+    /// Users with a `unique_id`, in every state but deleted.
+    pub users: Vec<CurrentUser>,
+    /// Folded emails of every user that is not deleted, with the folded `unique_id` of the holder, if any.
+    pub taken_emails: BTreeMap<String, Option<String>>,
+    pub now: OffsetDateTime,
+    pub options: PlanOptions,
+}
+
+fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+/// The state a feed row requests at `now`, and the scheduled action it needs.
+enum Target {
+    Active,
+    ActiveUntil(OffsetDateTime),
+    Pending(Option<OffsetDateTime>),
+    Suspended,
+    Gone,
+}
+
+/// Computes the plan.
+pub fn compute_plan(input: PlanInput<'_>) -> Plan {
+    let PlanInput { mapping, policy, feed, users, mut taken_emails, now, options } = input;
+    let mut errors = feed.errors;
+    let mut warnings = Vec::new();
+
+    // Read rows, rejecting duplicated keys. Keys of rejected rows still count as present, so a complete feed
+    // never turns a person with a bad row into a leaver.
+    let mut present: BTreeSet<String> = BTreeSet::new();
+    let mut first_line: BTreeMap<String, (u64, Option<String>)> = BTreeMap::new();
+    let mut people: Vec<Person> = Vec::new();
+    let mut duplicated: BTreeSet<String> = BTreeSet::new();
+    for row in &feed.rows {
+        match mapping.read_row(row) {
+            Ok(person) => {
+                let folded = fold(&person.key);
+                present.insert(folded.clone());
+                let name = name_match_key(person.first_name.as_deref(), person.last_name.as_deref());
+                if let Some((line, _)) = first_line.get(&folded) {
+                    errors.push(RowError::new(
+                        person.line,
+                        Some(person.key.clone()),
+                        format!("the key {} is also used on line {line}; each person needs their own key", person.key),
+                    ));
+                    duplicated.insert(folded);
+                    continue;
+                }
+                first_line.insert(folded, (person.line, Some(name)));
+                people.push(person);
+            }
+            Err(error) => {
+                if let Some(key) = &error.key {
+                    present.insert(fold(key));
+                }
+                errors.push(error);
+            }
+        }
+    }
+    // A key used on two lines is an error on both, since the plan cannot tell which row is right.
+    for key in &duplicated {
+        if let Some(index) = people.iter().position(|p| fold(&p.key) == *key)
+            && let Some(person) = people.get(index)
+        {
+            errors.push(RowError::new(
+                person.line,
+                Some(person.key.clone()),
+                format!("the key {} is used on more than one line", person.key),
+            ));
+            people.remove(index);
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+
+    let users_by_key: BTreeMap<String, &CurrentUser> = users.iter().map(|u| (fold(&u.unique_id), u)).collect();
+    let manager_keys = resolve_managers(&people, &users_by_key, &mut warnings);
+    let managers: BTreeSet<String> = people
+        .iter()
+        .filter(|p| p.status != FeedStatus::Terminated)
+        .filter_map(|p| manager_keys.get(&p.key).map(|k| fold(k)))
+        .collect();
+
+    let mut changes = Vec::new();
+    for person in apply_order(&people, &manager_keys) {
+        let current = users_by_key.get(&fold(&person.key)).copied();
+        let manager_key = manager_keys.get(&person.key).cloned();
+        let is_manager = managers.contains(&fold(&person.key));
+        let email = choose_email(mapping, person, current, &mut taken_emails, &mut warnings);
+        let target_attributes = Attributes {
+            first_name: person.first_name.clone(),
+            last_name: person.last_name.clone(),
+            email,
+            job_title: person.job_title.clone(),
+            department: person.department.clone(),
+            mobile_number: person.mobile_number.clone(),
+            start_date: person.start_date,
+            end_date: person.end_date,
+            manager_key,
+        };
+        let desired = policy.evaluate(Subject {
+            department: person.department.as_deref(),
+            job_title: person.job_title.as_deref(),
+            is_manager,
+        });
+        let target = target_of(mapping, person, now);
+        let change = person_change(person, current, target_attributes, desired, target, &mut warnings);
+        if !change.is_noop() {
+            changes.push(change);
+        }
+    }
+
+    if options.full_feed {
+        let mut leavers: Vec<&CurrentUser> = users
+            .iter()
+            .filter(|u| u.owned && u.state != UserState::Archived && !present.contains(&fold(&u.unique_id)))
+            .collect();
+        leavers.sort_by_key(|u| u.id);
+        for user in leavers {
+            changes.push(PersonChange {
+                key: user.unique_id.clone(),
+                line: None,
+                user_id: Some(user.id),
+                kind: ChangeKind::Archive,
+                state_before: Some(user.state),
+                state_after: Some(UserState::Archived),
+                attributes: user.attributes.clone(),
+                changes: BTreeMap::new(),
+                roles_added: Vec::new(),
+                roles_removed: role_changes(&user.policy_roles),
+                scheduled: None,
+                fingerprint: Some(user.fingerprint.clone()),
+            });
+        }
+    }
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for kind in ["create", "update", "activate", "suspend", "restore", "archive", "scheduled"] {
+        counts.insert(kind.into(), 0);
+    }
+    for change in &changes {
+        if change.kind != ChangeKind::None {
+            *counts.entry(change.kind.as_str().into()).or_default() += 1;
+        } else {
+            *counts.entry("update".into()).or_default() += 1;
+        }
+        if change.scheduled.is_some() {
+            *counts.entry("scheduled".into()).or_default() += 1;
+        }
+    }
+    counts.insert("unchanged".into(), people.len().saturating_sub(changes.iter().filter(|c| c.line.is_some()).count()));
+    counts.insert("errors".into(), errors.len());
+
+    Plan { source: mapping.mapping.source.clone(), options, counts, changes, errors, warnings }
+}
+
+fn role_changes(roles: &BTreeMap<Grant, String>) -> Vec<RoleChange> {
+    roles.iter().map(|(grant, rule)| RoleChange { grant: grant.clone(), rule: rule.clone() }).collect()
+}
+
+fn target_of(mapping: &CompiledMapping, person: &Person, now: OffsetDateTime) -> Target {
+    let starts = person.start_date.map(|d| mapping.start_of(d));
+    match person.status {
+        FeedStatus::Terminated => match person.end_date.map(|d| mapping.termination_instant(d)) {
+            Some(ends) if ends > now => Target::ActiveUntil(ends),
+            _ => Target::Gone,
+        },
+        FeedStatus::Pending => Target::Pending(starts),
+        FeedStatus::Active if starts.is_some_and(|s| s > now) => Target::Pending(starts),
+        FeedStatus::Active => Target::Active,
+        FeedStatus::Suspended => Target::Suspended,
+    }
+}
+
+/// Returns the people in apply order: each manager before the people who report to them, otherwise in feed order.
+fn apply_order<'p>(people: &'p [Person], manager_keys: &BTreeMap<String, String>) -> Vec<&'p Person> {
+    let by_key: BTreeMap<String, &Person> = people.iter().map(|p| (fold(&p.key), p)).collect();
+    let mut placed: BTreeSet<String> = BTreeSet::new();
+    let mut order = Vec::with_capacity(people.len());
+    for person in people {
+        // Walk up the manager chain, then place from the top down; the placed set also stops cycles.
+        let mut chain = vec![person];
+        let mut cursor = person;
+        while let Some(manager) = manager_keys.get(&cursor.key).and_then(|k| by_key.get(&fold(k))) {
+            if placed.contains(&fold(&manager.key)) || chain.iter().any(|p| p.key == manager.key) {
+                break;
+            }
+            chain.push(manager);
+            cursor = manager;
+        }
+        for person in chain.into_iter().rev() {
+            if placed.insert(fold(&person.key)) {
+                order.push(person);
+            }
+        }
+    }
+    order
+}
+
+/// Resolves each person's manager to a key, warning about those that cannot be resolved.
+fn resolve_managers(
+    people: &[Person],
+    users_by_key: &BTreeMap<String, &CurrentUser>,
+    warnings: &mut Vec<RowWarning>,
+) -> BTreeMap<String, String> {
+    let keys: BTreeMap<String, &str> = people.iter().map(|p| (fold(&p.key), p.key.as_str())).collect();
+    let mut by_name: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for person in people {
+        let name = name_match_key(person.first_name.as_deref(), person.last_name.as_deref());
+        by_name.entry(name).or_default().push(person.key.as_str());
+    }
+
+    let mut resolved = BTreeMap::new();
+    for person in people {
+        let Some(reference) = &person.manager else { continue };
+        let found: Result<String, String> = match reference {
+            ManagerRef::Key(key) => match (keys.get(&fold(key)), users_by_key.get(&fold(key))) {
+                (Some(found), _) => Ok((*found).to_string()),
+                (None, Some(user)) => Ok(user.unique_id.clone()),
+                (None, None) => Err(format!("no person or user has the manager key {key}")),
+            },
+            ManagerRef::Name(name) => {
+                let (first, last) = split_full_name(name);
+                match by_name.get(&name_match_key(first.as_deref(), last.as_deref())).map(Vec::as_slice) {
+                    Some([only]) => Ok((*only).to_string()),
+                    Some(several) if several.len() > 1 => Err(format!("the manager name {name:?} matches {} people", several.len())),
+                    _ => Err(format!("no person in the feed is named {name:?}")),
+                }
+            }
+        };
+        match found {
+            Ok(key) if fold(&key) == fold(&person.key) => warnings.push(RowWarning {
+                line: person.line,
+                key: person.key.clone(),
+                message: "the person is listed as their own manager; manager left empty".into(),
+            }),
+            Ok(key) => {
+                resolved.insert(person.key.clone(), key);
+            }
+            Err(message) => warnings.push(RowWarning {
+                line: person.line,
+                key: person.key.clone(),
+                message: format!("{message}; manager left empty"),
+            }),
+        }
+    }
+    resolved
+}
+
+/// Picks the email: the feed's, else the user's current one, else one derived from the template, numbered on a
+/// clash (`jane.doe2@...`) in feed order, so the same feed always gives the same addresses.
+fn choose_email(
+    mapping: &CompiledMapping,
+    person: &Person,
+    current: Option<&CurrentUser>,
+    taken: &mut BTreeMap<String, Option<String>>,
+    warnings: &mut Vec<RowWarning>,
+) -> Option<String> {
+    let own_key = Some(fold(&person.key));
+    if let Some(email) = &person.email {
+        return Some(email.clone());
+    }
+    if let Some(email) = current.and_then(|u| u.attributes.email.clone()) {
+        return Some(email);
+    }
+    if person.status == FeedStatus::Terminated {
+        return None;
+    }
+    let template = &mapping.mapping.email.as_ref()?.template;
+    let base = render_email(template, person.first_name.as_deref(), person.last_name.as_deref());
+    let (local, domain) = base.split_once('@')?;
+    let mut candidate = base.clone();
+    let mut number = 1;
+    while taken.get(&fold(&candidate)).is_some_and(|holder| *holder != own_key) {
+        number += 1;
+        candidate = format!("{local}{number}@{domain}");
+    }
+    if number > 1 {
+        warnings.push(RowWarning {
+            line: person.line,
+            key: person.key.clone(),
+            message: format!("the derived email {base} is taken; using {candidate}"),
+        });
+    }
+    taken.insert(fold(&candidate), own_key);
+    Some(candidate)
+}
+
+fn person_change(
+    person: &Person,
+    current: Option<&CurrentUser>,
+    target_attributes: Attributes,
+    desired: BTreeMap<Grant, String>,
+    target: Target,
+    warnings: &mut Vec<RowWarning>,
+) -> PersonChange {
+    let mut change = PersonChange {
+        key: person.key.clone(),
+        line: Some(person.line),
+        user_id: current.map(|u| u.id),
+        kind: ChangeKind::None,
+        state_before: current.map(|u| u.state),
+        state_after: current.map(|u| u.state),
+        attributes: target_attributes,
+        changes: BTreeMap::new(),
+        roles_added: Vec::new(),
+        roles_removed: Vec::new(),
+        scheduled: None,
+        fingerprint: current.map(|u| u.fingerprint.clone()),
+    };
+
+    let Some(current) = current else {
+        // A new person. Terminated people who were never users cause no action.
+        let (state, roles, scheduled) = match target {
+            Target::Gone => return change,
+            Target::Active => (UserState::Active, desired, None),
+            Target::ActiveUntil(at) => (UserState::Active, desired, Some(Scheduled { kind: ScheduledKind::Archive, at, roles: vec![] })),
+            Target::Suspended => (UserState::Suspended, desired, None),
+            Target::Pending(at) => {
+                let scheduled = at.map(|at| Scheduled { kind: ScheduledKind::Activate, at, roles: role_changes(&desired) });
+                if scheduled.is_none() {
+                    warnings.push(RowWarning {
+                        line: person.line,
+                        key: person.key.clone(),
+                        message: "a future starter without a start date is created pending and needs activating by hand".into(),
+                    });
+                }
+                (UserState::Pending, BTreeMap::new(), scheduled)
+            }
+        };
+        if change.attributes.email.is_none() {
+            warnings.push(RowWarning {
+                line: person.line,
+                key: person.key.clone(),
+                message: "the person has no email and the mapping derives none".into(),
+            });
+        }
+        change.kind = ChangeKind::Create;
+        change.state_after = Some(state);
+        change.changes = diff_attributes(&Attributes::default(), &change.attributes);
+        change.roles_added = role_changes(&roles);
+        change.scheduled = scheduled;
+        return change;
+    };
+
+    let has_scheduled = |kind: ScheduledKind, at: OffsetDateTime| current.scheduled.contains(&(kind, at));
+    let (kind, state_after, roles, scheduled) = match (target, current.state) {
+        (Target::Gone, UserState::Archived) => return change,
+        (Target::Gone, _) => {
+            change.kind = ChangeKind::Archive;
+            change.state_after = Some(UserState::Archived);
+            change.roles_removed = role_changes(&current.policy_roles);
+            change.attributes = current.attributes.clone();
+            return change;
+        }
+        (Target::Active, UserState::Archived) => (ChangeKind::Restore, UserState::Active, desired, None),
+        (Target::Active, UserState::Pending | UserState::Suspended) => (ChangeKind::Activate, UserState::Active, desired, None),
+        (Target::Active, UserState::Active) => (ChangeKind::None, UserState::Active, desired, None),
+        (Target::ActiveUntil(at), state) => {
+            let scheduled = (!has_scheduled(ScheduledKind::Archive, at)).then_some(Scheduled { kind: ScheduledKind::Archive, at, roles: vec![] });
+            let kind = match state {
+                UserState::Archived => ChangeKind::Restore,
+                UserState::Pending | UserState::Suspended => ChangeKind::Activate,
+                UserState::Active => ChangeKind::None,
+            };
+            (kind, UserState::Active, desired, scheduled)
+        }
+        (Target::Suspended, UserState::Suspended) => (ChangeKind::None, UserState::Suspended, desired, None),
+        (Target::Suspended, UserState::Archived) => (ChangeKind::Restore, UserState::Suspended, desired, None),
+        (Target::Suspended, _) => (ChangeKind::Suspend, UserState::Suspended, desired, None),
+        (Target::Pending(at), state) => {
+            let scheduled = at
+                .filter(|at| !has_scheduled(ScheduledKind::Activate, *at))
+                .map(|at| Scheduled { kind: ScheduledKind::Activate, at, roles: role_changes(&desired) });
+            match state {
+                // A rehire with a future start date returns as pending and gets its roles on the day.
+                UserState::Archived => (ChangeKind::Restore, UserState::Pending, BTreeMap::new(), scheduled),
+                UserState::Pending => (ChangeKind::None, UserState::Pending, BTreeMap::new(), scheduled),
+                // An active user is not sent back to pending by a start date that moved.
+                other => (ChangeKind::None, other, desired, None),
+            }
+        }
+    };
+
+    change.kind = kind;
+    change.state_after = Some(state_after);
+    change.changes = diff_attributes(&current.attributes, &change.attributes);
+    for (grant, rule) in &roles {
+        if current.policy_roles.get(grant) != Some(rule) {
+            change.roles_added.push(RoleChange { grant: grant.clone(), rule: rule.clone() });
+        }
+    }
+    for (grant, rule) in &current.policy_roles {
+        if roles.get(grant) != Some(rule) {
+            change.roles_removed.push(RoleChange { grant: grant.clone(), rule: rule.clone() });
+        }
+    }
+    change.scheduled = scheduled;
+    change
+}
+
+fn diff_attributes(before: &Attributes, after: &Attributes) -> BTreeMap<String, AttributeChange> {
+    let before = before.fields();
+    after
+        .fields()
+        .into_iter()
+        .filter(|(name, value)| before.get(name) != Some(value))
+        .map(|(name, value)| {
+            (name.to_string(), AttributeChange { before: before.get(name).cloned().flatten(), after: value })
+        })
+        .collect()
+}
+
+/// Dates as `YYYY-MM-DD` text, since the `time` crate's default serde form is a tuple.
+mod iso_date {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Date;
+    use time::macros::format_description;
+
+    const FORMAT: &[time::format_description::FormatItem<'static>] = format_description!("[year]-[month]-[day]");
+
+    pub fn serialize<S: Serializer>(date: &Option<Date>, serializer: S) -> Result<S::Ok, S::Error> {
+        match date {
+            Some(date) => serializer.serialize_some(&date.format(FORMAT).map_err(serde::ser::Error::custom)?),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Date>, D::Error> {
+        let text: Option<String> = Option::deserialize(deserializer)?;
+        text.map(|t| Date::parse(&t, FORMAT).map_err(serde::de::Error::custom)).transpose()
+    }
+}

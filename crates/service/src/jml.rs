@@ -1,0 +1,824 @@
+//! The JML engine's service side: plans computed from a feed and stored, runs that apply a stored plan one person
+//! per transaction, webhook events through the same engine, and the scheduled activations and archives that
+//! future dates create.
+
+use roster_domain::{
+    Change, Changes, LifecycleState, RoleAssignment, RoleKey, RoleSource, RoleType, Scope, Timestamp, User,
+};
+use roster_jml::{
+    Attributes, ChangeKind, CurrentUser, Grant, Mapping, PersonChange, Plan, PlanInput, PlanOptions, Policy,
+    RoleChange, ScheduledKind, UserState, compute_plan, read_mapped_feed,
+};
+use roster_store::{Conn, JmlPlanRecord, JmlRunRecord, ScheduledAction};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+use crate::Roster;
+use crate::actor::Actor;
+use crate::error::{Result, ServiceError};
+use crate::users::{roles_json, status_change};
+
+/// Activates a pending user on its start date and grants the roles planned for it.
+pub const ACTIVATE_USER: &str = "activate_user";
+/// Archives a user when its termination date passes.
+pub const ARCHIVE_USER: &str = "archive_user";
+
+/// The approver recorded on grants that a policy rule makes.
+const POLICY_APPROVER: &str = "policy";
+
+/// Settings of the JML engine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct JmlSettings {
+    /// A plan that archives more than this percentage of the active users is refused unless the apply allows
+    /// mass leavers.
+    pub mass_leaver_percent: f64,
+}
+
+impl Default for JmlSettings {
+    fn default() -> Self {
+        Self { mass_leaver_percent: 5.0 }
+    }
+}
+
+/// A feed upload with its mapping and policy.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub mapping: String,
+    pub policy: String,
+    pub feed: Vec<u8>,
+    pub full_feed: bool,
+}
+
+/// A stored plan with its runs.
+#[derive(Debug, Clone)]
+pub struct StoredPlan {
+    pub id: i64,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub plan: Plan,
+    pub runs: Vec<JmlRunRecord>,
+}
+
+/// Flags of an apply.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// Apply a plan that has row errors, leaving those rows out.
+    pub skip_invalid: bool,
+    /// Apply a plan that archives more users than the mass-leaver threshold allows.
+    pub allow_mass_leavers: bool,
+}
+
+/// A webhook event: one person's joiner, mover or leaver change.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JmlEvent {
+    /// The feed source whose latest plan's policy applies, such as `hr`.
+    pub source: String,
+    /// `joiner`, `mover` or `leaver`.
+    pub event: String,
+    /// The start date of a joiner or the last working day of a leaver, as `YYYY-MM-DD`.
+    pub effective_date: Option<String>,
+    pub person: EventPerson,
+}
+
+/// The person of a webhook event, in Roster's attribute names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventPerson {
+    pub unique_id: String,
+    pub first_name: Option<String>,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    pub mobile_number: Option<String>,
+    pub manager_unique_id: Option<String>,
+}
+
+/// What happened to one person of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Applied,
+    /// The user changed since the plan was made; re-plan to include them.
+    Stale,
+    /// An earlier run of the same plan already applied this person.
+    AlreadyApplied,
+    Failed(String),
+}
+
+/// The mapping webhook events are read through: Roster's own attribute names and ISO dates in UTC.
+const EVENT_MAPPING: &str = r#"
+source = "events"
+key = "unique_id"
+[columns]
+first_name = "first_name"
+last_name = "last_name"
+email = "email"
+job_title = "job_title"
+department = "department"
+mobile_number = "mobile_number"
+start_date = "start_date"
+end_date = "end_date"
+[status]
+column = "status"
+active = ["active"]
+terminated = ["terminated"]
+[manager]
+key_column = "manager_unique_id"
+"#;
+
+fn invalid(field: &str, error: impl std::fmt::Display) -> ServiceError {
+    ServiceError::field(field, "invalid", error.to_string())
+}
+
+fn state_of(status: LifecycleState) -> Option<UserState> {
+    match status {
+        LifecycleState::Pending => Some(UserState::Pending),
+        LifecycleState::Active => Some(UserState::Active),
+        LifecycleState::Suspended => Some(UserState::Suspended),
+        LifecycleState::Archived => Some(UserState::Archived),
+        LifecycleState::Deleted => None,
+    }
+}
+
+fn lifecycle_of(state: UserState) -> LifecycleState {
+    match state {
+        UserState::Pending => LifecycleState::Pending,
+        UserState::Active => LifecycleState::Active,
+        UserState::Suspended => LifecycleState::Suspended,
+        UserState::Archived => LifecycleState::Archived,
+    }
+}
+
+fn scheduled_kind_name(kind: ScheduledKind) -> &'static str {
+    match kind {
+        ScheduledKind::Activate => ACTIVATE_USER,
+        ScheduledKind::Archive => ARCHIVE_USER,
+    }
+}
+
+fn grant_of(assignment: &RoleAssignment) -> Grant {
+    Grant {
+        role: assignment.role_type_name.clone(),
+        resource_type: assignment.key.resource_type.clone(),
+        resource_id: assignment.key.resource_id.clone(),
+    }
+}
+
+impl Roster {
+    /// Computes a plan from a feed, its mapping and a policy, and stores it. Changes no user. Requires
+    /// `users:write`, since the plan is the first step of a change.
+    pub async fn create_jml_plan(&self, actor: &Actor, request: PlanRequest) -> Result<StoredPlan> {
+        actor.require(Scope::UsersWrite)?;
+        let mapping = Mapping::parse(&request.mapping).map_err(|e| invalid("mapping", e))?;
+        let policy = Policy::parse(&request.policy).map_err(|e| invalid("policy", e))?;
+        let feed = read_mapped_feed(&request.feed, &mapping).map_err(|e| invalid("feed", e))?;
+        let options = PlanOptions { full_feed: request.full_feed };
+
+        let plan = self.compute(&mapping, &policy, feed, options).await?;
+        let stored = self.store_plan(actor, &plan, &request.policy).await?;
+        tracing::info!(plan_id = stored.id, changes = plan.changes.len(), errors = plan.errors.len(), "created JML plan");
+        Ok(stored)
+    }
+
+    async fn compute(
+        &self,
+        mapping: &roster_jml::CompiledMapping,
+        policy: &Policy,
+        feed: roster_jml::Feed,
+        options: PlanOptions,
+    ) -> Result<Plan> {
+        let source = mapping.mapping.source.clone();
+        let mut conn = self.store.read().await?;
+        check_policy_roles(policy, &conn.list_role_types().await?)?;
+
+        let records = conn.jml_users(&source).await?;
+        let mut policy_roles: HashMap<i64, BTreeMap<Grant, String>> = HashMap::new();
+        for (user_id, assignment) in conn.policy_assignments().await? {
+            if let RoleSource::Policy(rule) = &assignment.source {
+                policy_roles.entry(user_id).or_default().insert(grant_of(&assignment), rule.clone());
+            }
+        }
+        let mut scheduled: HashMap<i64, Vec<(ScheduledKind, time::OffsetDateTime)>> = HashMap::new();
+        for (user_id, kind, due) in conn.pending_actions_of_kinds(&[ACTIVATE_USER, ARCHIVE_USER]).await? {
+            let kind = if kind == ACTIVATE_USER { ScheduledKind::Activate } else { ScheduledKind::Archive };
+            scheduled.entry(user_id).or_default().push((kind, due.as_datetime()));
+        }
+        let taken_emails = conn.taken_emails().await?.into_iter().collect();
+        drop(conn);
+
+        let users = records
+            .into_iter()
+            .filter_map(|record| {
+                let user = record.user;
+                let state = state_of(user.status)?;
+                Some(CurrentUser {
+                    id: user.id,
+                    unique_id: user.unique_id.clone()?,
+                    attributes: attributes_of(&user, record.manager_unique_id),
+                    state,
+                    policy_roles: policy_roles.remove(&user.id).unwrap_or_default(),
+                    owned: record.owned,
+                    scheduled: scheduled.remove(&user.id).unwrap_or_default(),
+                    fingerprint: user.version.to_string(),
+                })
+            })
+            .collect();
+
+        Ok(compute_plan(PlanInput {
+            mapping,
+            policy,
+            feed,
+            users,
+            taken_emails,
+            now: self.clock.now().as_datetime(),
+            options,
+        }))
+    }
+
+    async fn store_plan(&self, actor: &Actor, plan: &Plan, policy: &str) -> Result<StoredPlan> {
+        let body = serde_json::to_string(plan).map_err(|e| ServiceError::Internal(format!("serialising a plan failed: {e}")))?;
+        let now = self.clock.now();
+        let mut conn = self.store.begin().await?;
+        let id = conn.insert_jml_plan(&plan.source, now, &actor.name, !plan.errors.is_empty(), policy, &body).await?;
+        conn.commit().await?;
+        Ok(StoredPlan { id, created_at: now, created_by: actor.name.clone(), plan: plan.clone(), runs: Vec::new() })
+    }
+
+    /// Loads a stored plan and its runs. Requires `users:read`.
+    pub async fn get_jml_plan(&self, actor: &Actor, id: i64) -> Result<StoredPlan> {
+        actor.require(Scope::UsersRead)?;
+        let mut conn = self.store.read().await?;
+        let record = conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?;
+        let runs = conn.jml_runs_of_plan(id).await?;
+        let plan = parse_plan(&record)?;
+        Ok(StoredPlan { id, created_at: record.created_at, created_by: record.created_by, plan, runs })
+    }
+
+    /// Loads a run. Requires `users:read`.
+    pub async fn get_jml_run(&self, actor: &Actor, id: i64) -> Result<JmlRunRecord> {
+        actor.require(Scope::UsersRead)?;
+        let mut conn = self.store.read().await?;
+        conn.jml_run(id).await?.ok_or_else(|| ServiceError::not_found("run", id))
+    }
+
+    /// Starts applying a stored plan and returns the new run, which goes on in the background. People whom an
+    /// earlier run of the plan applied are skipped, so applying again finishes an interrupted run. Requires
+    /// `users:write` and `roles:write`.
+    ///
+    /// Earlier runs of the plan that still say `running`, such as one whose server died, become `interrupted`.
+    pub async fn apply_jml_plan(&self, actor: &Actor, id: i64, options: ApplyOptions) -> Result<JmlRunRecord> {
+        let (record, plan, run_id) = self.start_run(actor, id, options).await?;
+        let roster = self.clone();
+        let actor = actor.clone();
+        tokio::spawn(async move {
+            if let Err(error) = roster.execute_run(&actor, &record, &plan, run_id).await {
+                tracing::error!(run_id, error = %error, "JML run failed");
+                let _ = roster.finish_run(run_id, "failed", &json!({}), Some(&error.to_string())).await;
+            }
+        });
+        let mut conn = self.store.read().await?;
+        conn.jml_run(run_id).await?.ok_or_else(|| ServiceError::Internal("a new run vanished".into()))
+    }
+
+    async fn start_run(&self, actor: &Actor, id: i64, options: ApplyOptions) -> Result<(JmlPlanRecord, Plan, i64)> {
+        actor.require(Scope::UsersWrite)?;
+        actor.require(Scope::RolesWrite)?;
+        let mut conn = self.store.read().await?;
+        let record = conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?;
+        let plan = parse_plan(&record)?;
+        if !plan.errors.is_empty() && !options.skip_invalid {
+            return Err(ServiceError::Conflict {
+                code: "plan_has_errors",
+                message: format!(
+                    "the plan has {} invalid row(s); fix the feed and plan again, or apply with skip_invalid to leave them out",
+                    plan.errors.len()
+                ),
+                details: json!({ "errors": plan.errors.len() }),
+            });
+        }
+
+        let leavers = plan.changes.iter().filter(|c| c.kind == ChangeKind::Archive).count();
+        let active = conn.count_users_in_state(LifecycleState::Active).await?;
+        let limit = self.jml_settings.mass_leaver_percent;
+        #[allow(clippy::cast_precision_loss)]
+        let share = if active > 0 { leavers as f64 * 100.0 / active as f64 } else { 0.0 };
+        if leavers > 0 && share > limit && !options.allow_mass_leavers {
+            return Err(ServiceError::Conflict {
+                code: "mass_leavers",
+                message: format!(
+                    "the plan archives {leavers} of {active} active users ({share:.1}%), more than the {limit}% \
+                     threshold; check the feed, or apply with allow_mass_leavers"
+                ),
+                details: json!({ "leavers": leavers, "active_users": active, "threshold_percent": limit }),
+            });
+        }
+        drop(conn);
+
+        let mut conn = self.store.begin().await?;
+        conn.interrupt_jml_runs(id, self.clock.now()).await?;
+        let run_id = conn.insert_jml_run(id, "running", self.clock.now(), &actor.name).await?;
+        conn.commit().await?;
+        tracing::info!(plan_id = id, run_id, changes = plan.changes.len(), "started JML run");
+        Ok((record, plan, run_id))
+    }
+
+    async fn finish_run(&self, run_id: i64, status: &str, counts: &Value, message: Option<&str>) -> Result<()> {
+        let mut conn = self.store.begin().await?;
+        conn.update_jml_run(run_id, status, &counts.to_string(), message, self.clock.now(), status != "running").await?;
+        conn.commit().await?;
+        Ok(())
+    }
+
+    async fn execute_run(&self, actor: &Actor, record: &JmlPlanRecord, plan: &Plan, run_id: i64) -> Result<Value> {
+        let role_types: HashMap<String, RoleType> = {
+            let mut conn = self.store.read().await?;
+            conn.list_role_types().await?.into_iter().map(|rt| (rt.name.clone(), rt)).collect()
+        };
+        let mut counts: BTreeMap<&str, u64> =
+            [("applied", 0), ("stale", 0), ("already_applied", 0), ("failed", 0)].into_iter().collect();
+        let mut failures = Vec::new();
+        let mut stale = Vec::new();
+
+        for (index, change) in plan.changes.iter().enumerate() {
+            let outcome = self.apply_person(actor, record, change, run_id, &role_types).await?;
+            match outcome {
+                Outcome::Applied => *counts.entry("applied").or_default() += 1,
+                Outcome::AlreadyApplied => *counts.entry("already_applied").or_default() += 1,
+                Outcome::Stale => {
+                    *counts.entry("stale").or_default() += 1;
+                    stale.push(change.key.clone());
+                }
+                Outcome::Failed(reason) => {
+                    *counts.entry("failed").or_default() += 1;
+                    tracing::warn!(run_id, line = change.line, reason = %reason, "JML person change failed");
+                    failures.push(json!({ "key": change.key, "line": change.line, "reason": reason }));
+                }
+            }
+            crash_point(index + 1);
+            if (index + 1) % 100 == 0 {
+                let progress = run_counts(&counts, plan.changes.len(), &failures, &stale);
+                self.finish_run(run_id, "running", &progress, None).await?;
+            }
+        }
+
+        let result = run_counts(&counts, plan.changes.len(), &failures, &stale);
+        self.finish_run(run_id, "done", &result, None).await?;
+        tracing::info!(run_id, applied = counts["applied"], stale = counts["stale"], failed = counts["failed"], "finished JML run");
+        Ok(result)
+    }
+
+    /// Applies one person's change in its own transaction with its audit entry, or records why not.
+    async fn apply_person(
+        &self,
+        actor: &Actor,
+        record: &JmlPlanRecord,
+        change: &PersonChange,
+        run_id: i64,
+        role_types: &HashMap<String, RoleType>,
+    ) -> Result<Outcome> {
+        let now = self.clock.now();
+        let mut conn = self.store.begin().await?;
+        let current = match change.user_id {
+            Some(id) => conn.user_by_id(id).await?,
+            None => conn.user_by_unique_id(&change.key).await?,
+        };
+        let is_stale = match (&change.fingerprint, &current) {
+            (Some(fingerprint), Some(user)) => *fingerprint != user.version.to_string(),
+            (Some(_), None) | (None, Some(_)) => true,
+            (None, None) => false,
+        };
+        if is_stale {
+            if !conn.insert_jml_run_item(record.id, &change.key, run_id, "stale", None, now).await? {
+                return Ok(Outcome::AlreadyApplied);
+            }
+            conn.commit().await?;
+            return Ok(Outcome::Stale);
+        }
+
+        let applied = match current {
+            None => self.create_person(&mut conn, actor, record, change, role_types, now).await,
+            Some(user) => self.change_person(&mut conn, actor, record, change, user, role_types, now).await,
+        };
+        match applied {
+            Ok(true) => {}
+            Ok(false) => return Ok(Outcome::Stale),
+            Err(error @ (ServiceError::Internal(_) | ServiceError::Unavailable(_))) => return Err(error),
+            Err(error) => return Ok(Outcome::Failed(error.to_string())),
+        }
+        if !conn.insert_jml_run_item(record.id, &change.key, run_id, "applied", None, now).await? {
+            // Another run of this plan applied the person first; dropping the transaction undoes this attempt.
+            return Ok(Outcome::AlreadyApplied);
+        }
+        conn.commit().await?;
+        Ok(Outcome::Applied)
+    }
+
+    async fn create_person(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        record: &JmlPlanRecord,
+        change: &PersonChange,
+        role_types: &HashMap<String, RoleType>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let state = change.state_after.unwrap_or(UserState::Active);
+        let attributes = &change.attributes;
+        let manager_id = self.manager_id(conn, attributes.manager_key.as_deref()).await?;
+        let user_name = attributes.email.clone().unwrap_or_else(|| change.key.clone());
+        let mut user = User {
+            id: 0,
+            first_name: attributes.first_name.clone(),
+            last_name: attributes.last_name.clone(),
+            email: attributes.email.clone(),
+            user_name,
+            unique_id: Some(change.key.clone()),
+            external_id: None,
+            mobile_number: attributes.mobile_number.clone(),
+            job_title: attributes.job_title.clone(),
+            department: attributes.department.clone(),
+            manager_id,
+            start_date: attributes.start_date,
+            end_date: attributes.end_date,
+            custom_attributes: BTreeMap::new(),
+            scim_attributes: serde_json::Map::new(),
+            status: lifecycle_of(state),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            archived_at: None,
+        };
+        user.id = conn.insert_user(&user, "jml").await?;
+        conn.mark_feed_user(&record.source, user.id, "created", now).await?;
+        let granted = self.grant_policy_roles(conn, user.id, &change.roles_added, role_types, now).await?;
+        let scheduled = self.schedule_for(conn, user.id, change, role_types, actor).await?;
+
+        let mut changes = roster_domain::audit::diff(&serde_json::Map::new(), &user.attributes_json());
+        if !granted.is_empty() {
+            changes.insert("roles".into(), Change { before: json!([]), after: roles_json(&granted) });
+        }
+        add_plan_fields(&mut changes, record.id, scheduled);
+        conn.append_audit(&self.audit_entry(actor, "user.create", "user", Some(user.id.to_string()), changes)).await?;
+        Ok(true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn change_person(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        record: &JmlPlanRecord,
+        change: &PersonChange,
+        current: User,
+        role_types: &HashMap<String, RoleType>,
+        now: Timestamp,
+    ) -> Result<bool> {
+        conn.mark_feed_user(&record.source, current.id, "adopted", now).await?;
+
+        if change.kind == ChangeKind::Archive {
+            if current.status == LifecycleState::Archived {
+                return Ok(true);
+            }
+            conn.cancel_user_actions(current.id, ARCHIVE_USER, now, "cancelled: the user was archived").await?;
+            let Some(mut changes) = self.archive_in_tx(conn, &current, now).await? else { return Ok(false) };
+            add_plan_fields(&mut changes, record.id, None);
+            conn.append_audit(&self.audit_entry(actor, "user.archive", "user", Some(current.id.to_string()), changes))
+                .await?;
+            return Ok(true);
+        }
+
+        let mut next = current.clone();
+        let attributes = &change.attributes;
+        for field in change.changes.keys() {
+            match field.as_str() {
+                "first_name" => next.first_name = attributes.first_name.clone(),
+                "last_name" => next.last_name = attributes.last_name.clone(),
+                "email" => next.email = attributes.email.clone().or(next.email),
+                "job_title" => next.job_title = attributes.job_title.clone(),
+                "department" => next.department = attributes.department.clone(),
+                "mobile_number" => next.mobile_number = attributes.mobile_number.clone(),
+                "start_date" => next.start_date = attributes.start_date,
+                "end_date" => next.end_date = attributes.end_date,
+                "manager" => next.manager_id = self.manager_id(conn, attributes.manager_key.as_deref()).await?,
+                _ => {}
+            }
+        }
+        if next.manager_id == Some(current.id) {
+            next.manager_id = None;
+        }
+        let state = change.state_after.map_or(current.status, lifecycle_of);
+        next.status = state;
+        if current.status == LifecycleState::Archived && state != LifecycleState::Archived {
+            next.archived_at = None;
+        }
+        next.updated_at = now;
+        let mut changes = roster_domain::audit::diff(&current.attributes_json(), &next.attributes_json());
+
+        let roles_before = conn.user_assignments(current.id).await?;
+        for removed in &change.roles_removed {
+            let Some(role_type) = role_types.get(&removed.grant.role) else { continue };
+            let key = role_key(role_type, &removed.grant);
+            conn.delete_assignment(current.id, &key, &RoleSource::Policy(removed.rule.clone())).await?;
+        }
+        self.grant_policy_roles(conn, current.id, &change.roles_added, role_types, now).await?;
+        if state == LifecycleState::Active && current.status != LifecycleState::Active {
+            self.regrant_user_groups(conn, current.id, now).await?;
+        }
+        let roles_after = conn.user_assignments(current.id).await?;
+        if roles_after != roles_before {
+            changes.insert("roles".into(), Change { before: roles_json(&roles_before), after: roles_json(&roles_after) });
+        }
+        let scheduled = self.schedule_for(conn, current.id, change, role_types, actor).await?;
+
+        if changes.is_empty() && scheduled.is_none() {
+            return Ok(true);
+        }
+        if !conn.update_user(&next, current.version).await? {
+            return Ok(false);
+        }
+        add_plan_fields(&mut changes, record.id, scheduled);
+        let action = match change.kind {
+            ChangeKind::Restore => "user.unarchive",
+            ChangeKind::Activate => "user.activate",
+            ChangeKind::Suspend => "user.suspend",
+            _ => "user.update",
+        };
+        conn.append_audit(&self.audit_entry(actor, action, "user", Some(current.id.to_string()), changes)).await?;
+        Ok(true)
+    }
+
+    async fn manager_id(&self, conn: &mut Conn, manager_key: Option<&str>) -> Result<Option<i64>> {
+        let Some(key) = manager_key else { return Ok(None) };
+        Ok(conn.user_by_unique_id(key).await?.map(|u| u.id))
+    }
+
+    /// Inserts policy grants and returns them; a role type that no longer exists fails the person.
+    async fn grant_policy_roles(
+        &self,
+        conn: &mut Conn,
+        user_id: i64,
+        roles: &[RoleChange],
+        role_types: &HashMap<String, RoleType>,
+        now: Timestamp,
+    ) -> Result<Vec<RoleAssignment>> {
+        let mut granted = Vec::with_capacity(roles.len());
+        for role in roles {
+            let role_type = role_types.get(&role.grant.role).ok_or_else(|| ServiceError::Conflict {
+                code: "missing_role_types",
+                message: format!("the role type {:?} no longer exists; fix the policy and plan again", role.grant.role),
+                details: Value::Null,
+            })?;
+            let assignment = RoleAssignment {
+                key: role_key(role_type, &role.grant),
+                role_type_name: role_type.name.clone(),
+                source: RoleSource::Policy(role.rule.clone()),
+                approved_by: Some(POLICY_APPROVER.into()),
+                reason: Some(format!("policy rule {}", role.rule)),
+                expires_at: None,
+                granted_at: now,
+            };
+            if conn.insert_assignment_if_absent(user_id, &assignment).await? {
+                granted.push(assignment);
+            }
+        }
+        Ok(granted)
+    }
+
+    /// Replaces the user's pending action of the planned kind with the planned one; returns its id.
+    async fn schedule_for(
+        &self,
+        conn: &mut Conn,
+        user_id: i64,
+        change: &PersonChange,
+        role_types: &HashMap<String, RoleType>,
+        actor: &Actor,
+    ) -> Result<Option<i64>> {
+        let Some(scheduled) = &change.scheduled else { return Ok(None) };
+        let kind = scheduled_kind_name(scheduled.kind);
+        let now = self.clock.now();
+        conn.cancel_user_actions(user_id, kind, now, "replaced by a newer plan").await?;
+        let roles: Vec<Value> = scheduled
+            .roles
+            .iter()
+            .filter_map(|role| {
+                let role_type = role_types.get(&role.grant.role)?;
+                Some(json!({
+                    "role_type_id": role_type.id,
+                    "role_type_name": role_type.name,
+                    "resource_type": role.grant.resource_type,
+                    "resource_id": role.grant.resource_id,
+                    "rule": role.rule,
+                }))
+            })
+            .collect();
+        let due = Timestamp::from_datetime(scheduled.at);
+        let id = conn.insert_scheduled_action(kind, user_id, &json!({ "roles": roles }), due, now, &actor.name).await?;
+        Ok(Some(id))
+    }
+
+    /// Applies one webhook event through the same engine as a feed: it plans the single person with the policy of
+    /// the source's latest plan, stores that plan and applies it at once. Requires `users:write` and
+    /// `roles:write`.
+    pub async fn apply_jml_event(&self, actor: &Actor, event: JmlEvent) -> Result<(StoredPlan, JmlRunRecord)> {
+        actor.require(Scope::UsersWrite)?;
+        actor.require(Scope::RolesWrite)?;
+        let policy_text = {
+            let mut conn = self.store.read().await?;
+            let latest = conn.latest_jml_plan(&event.source).await?;
+            latest.map(|p| p.policy).ok_or_else(|| {
+                ServiceError::field(
+                    "source",
+                    "not_found",
+                    format!("no plan has been made for source {:?}; upload a feed first, whose policy events then use", event.source),
+                )
+            })?
+        };
+        let policy = Policy::parse(&policy_text).map_err(|e| invalid("policy", e))?;
+        let mut mapping = Mapping::parse(EVENT_MAPPING).map_err(|e| ServiceError::Internal(e.to_string()))?;
+        mapping.mapping.source = event.source.clone();
+
+        let date = match &event.effective_date {
+            None => None,
+            Some(text) => Some(mapping.parse_date(text).ok_or_else(|| {
+                ServiceError::field("effective_date", "invalid", format!("{text:?} is not a date such as 2027-01-04"))
+            })?),
+        };
+        let (status, start_date, end_date) = match event.event.as_str() {
+            "joiner" => ("active", date, None),
+            "mover" => ("active", None, None),
+            "leaver" => ("terminated", None, date.or(Some(self.clock.now().as_datetime().date()))),
+            other => {
+                return Err(ServiceError::field("event", "invalid", format!("{other:?} is not joiner, mover or leaver")));
+            }
+        };
+        let person = &event.person;
+        let mut fields = BTreeMap::new();
+        let mut put = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                fields.insert(name.to_string(), value);
+            }
+        };
+        put("unique_id", Some(person.unique_id.clone()));
+        put("first_name", person.first_name.clone());
+        put("last_name", Some(person.last_name.clone()));
+        put("email", person.email.clone());
+        put("job_title", person.job_title.clone());
+        put("department", person.department.clone());
+        put("mobile_number", person.mobile_number.clone());
+        put("manager_unique_id", person.manager_unique_id.clone());
+        put("start_date", start_date.map(|d| d.to_string()));
+        put("end_date", end_date.map(|d| d.to_string()));
+        put("status", Some(status.to_string()));
+        let feed = roster_jml::Feed { rows: vec![roster_jml::Row { line: 1, fields }], errors: Vec::new() };
+
+        // NOTE: the plan sees only this person, so `is_manager` rules hold only through the feed's later plans.
+        let plan = self.compute(&mapping, &policy, feed, PlanOptions::default()).await?;
+        if let Some(error) = plan.errors.first() {
+            return Err(ServiceError::field("person", "invalid", error.reason.clone()));
+        }
+        let stored = self.store_plan(actor, &plan, &policy_text).await?;
+        let (record, plan, run_id) = self.start_run(actor, stored.id, ApplyOptions { skip_invalid: false, allow_mass_leavers: true }).await?;
+        self.execute_run(actor, &record, &plan, run_id).await?;
+        let mut conn = self.store.read().await?;
+        let run = conn.jml_run(run_id).await?.ok_or_else(|| ServiceError::Internal("a finished run vanished".into()))?;
+        Ok((stored, run))
+    }
+
+    /// Activates a pending user on its start date with the roles planned for it, inside the claiming transaction.
+    pub(crate) async fn scheduled_activation(&self, conn: &mut Conn, action: &ScheduledAction, now: Timestamp) -> Result<Option<String>> {
+        let Some(user) = conn.user_by_id(action.user_id).await? else { return Ok(None) };
+        if user.status != LifecycleState::Pending {
+            return Ok(None);
+        }
+        let mut next = user.clone();
+        next.status = LifecycleState::Active;
+        next.updated_at = now;
+        if !conn.update_user(&next, user.version).await? {
+            return Err(ServiceError::Internal("the user changed while it was activated".into()));
+        }
+
+        let mut granted = Vec::new();
+        for role in action.payload.get("roles").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            let Some(role_type_id) = role.get("role_type_id").and_then(Value::as_i64) else { continue };
+            let Some(role_type) = conn.role_type_by_id(role_type_id).await? else { continue };
+            let text = |name: &str| role.get(name).and_then(Value::as_str).map(str::to_string);
+            let rule = text("rule").unwrap_or_default();
+            let assignment = RoleAssignment {
+                key: RoleKey { role_type_id, resource_type: text("resource_type"), resource_id: text("resource_id") },
+                role_type_name: role_type.name,
+                source: RoleSource::Policy(rule.clone()),
+                approved_by: Some(POLICY_APPROVER.into()),
+                reason: Some(format!("policy rule {rule}")),
+                expires_at: None,
+                granted_at: now,
+            };
+            if conn.insert_assignment_if_absent(user.id, &assignment).await? {
+                granted.push(assignment);
+            }
+        }
+        self.regrant_user_groups(conn, user.id, now).await?;
+
+        let mut changes = Changes::new();
+        changes.insert("status".into(), status_change(user.status, LifecycleState::Active));
+        if !granted.is_empty() {
+            changes.insert("roles".into(), Change { before: json!([]), after: roles_json(&granted) });
+        }
+        changes.insert("scheduled_action_id".into(), Change { before: Value::Null, after: action.id.into() });
+        conn.append_audit(&self.audit_entry(&Actor::system(), "user.activate", "user", Some(user.id.to_string()), changes))
+            .await?;
+        Ok(Some(format!("activated user {} with {} role(s)", user.id, granted.len())))
+    }
+
+    /// Archives a user whose termination date has passed, inside the claiming transaction.
+    pub(crate) async fn scheduled_archive(&self, conn: &mut Conn, action: &ScheduledAction, now: Timestamp) -> Result<Option<String>> {
+        let Some(user) = conn.user_by_id(action.user_id).await? else { return Ok(None) };
+        if user.status == LifecycleState::Archived {
+            return Ok(None);
+        }
+        let Some(mut changes) = self.archive_in_tx(conn, &user, now).await? else {
+            return Err(ServiceError::Internal("the user changed while it was archived".into()));
+        };
+        changes.insert("scheduled_action_id".into(), Change { before: Value::Null, after: action.id.into() });
+        conn.append_audit(&self.audit_entry(&Actor::system(), "user.archive", "user", Some(user.id.to_string()), changes))
+            .await?;
+        Ok(Some(format!("archived user {}", user.id)))
+    }
+}
+
+fn role_key(role_type: &RoleType, grant: &Grant) -> RoleKey {
+    RoleKey { role_type_id: role_type.id, resource_type: grant.resource_type.clone(), resource_id: grant.resource_id.clone() }
+}
+
+fn add_plan_fields(changes: &mut Changes, plan_id: i64, scheduled: Option<i64>) {
+    changes.insert("jml_plan_id".into(), Change { before: Value::Null, after: plan_id.into() });
+    if let Some(id) = scheduled {
+        changes.insert("scheduled_action_id".into(), Change { before: Value::Null, after: id.into() });
+    }
+}
+
+fn run_counts(counts: &BTreeMap<&str, u64>, total: usize, failures: &[Value], stale: &[String]) -> Value {
+    json!({
+        "total": total,
+        "applied": counts.get("applied"),
+        "stale": counts.get("stale"),
+        "already_applied": counts.get("already_applied"),
+        "failed": counts.get("failed"),
+        "failures": failures,
+        "stale_keys": stale,
+    })
+}
+
+fn parse_plan(record: &JmlPlanRecord) -> Result<Plan> {
+    serde_json::from_str(&record.body).map_err(|e| ServiceError::Internal(format!("plan {} is unreadable: {e}", record.id)))
+}
+
+fn attributes_of(user: &User, manager_key: Option<String>) -> Attributes {
+    Attributes {
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        email: user.email.clone(),
+        job_title: user.job_title.clone(),
+        department: user.department.clone(),
+        mobile_number: user.mobile_number.clone(),
+        start_date: user.start_date,
+        end_date: user.end_date,
+        manager_key,
+    }
+}
+
+/// Checks every grant of the policy against the catalogue: the role type exists and the resource fits it.
+fn check_policy_roles(policy: &Policy, role_types: &[RoleType]) -> Result<()> {
+    for rule in &policy.rules {
+        for grant in &rule.grant {
+            let Some(role_type) = role_types.iter().find(|rt| rt.name == grant.role) else {
+                return Err(ServiceError::field(
+                    "policy",
+                    "invalid",
+                    format!("rule {:?} grants the role {:?}, which is not in the role catalogue", rule.name, grant.role),
+                ));
+            };
+            if let Err(errors) = role_key(role_type, grant).validate_against(role_type) {
+                let reason = errors.0.first().map(|e| e.message.clone()).unwrap_or_default();
+                return Err(ServiceError::field(
+                    "policy",
+                    "invalid",
+                    format!("rule {:?} grants {:?} with an invalid resource: {reason}", rule.name, grant.role),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stops the process after `applied` people of a run when `ROSTER_TEST_JML_CRASH_AFTER` says so. Only debug
+/// builds read the variable, so tests can kill a server mid-run and check that a rerun resumes it.
+fn crash_point(applied: usize) {
+    #[cfg(debug_assertions)]
+    if std::env::var("ROSTER_TEST_JML_CRASH_AFTER").ok().and_then(|v| v.parse::<usize>().ok()) == Some(applied) {
+        tracing::error!(applied, "stopping the process at the JML crash point (ROSTER_TEST_JML_CRASH_AFTER)");
+        std::process::abort();
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = applied;
+}

@@ -1,0 +1,360 @@
+//! The JML engine's tables: plans, runs, run items and feed source membership.
+//!
+//! `roster export` carries `jml_feed_users`, so complete feeds keep their leavers after a move.
+//! TODO: it leaves out plans and runs, so a plan made before a move must be made again after it.
+
+use crate::roles::AssignmentRow;
+use crate::types::{DbTime, opt_time};
+use crate::{Conn, StoreError};
+use roster_domain::{RoleAssignment, Timestamp};
+
+/// A stored plan. `body` is the plan as JSON, holding only mapped attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JmlPlanRecord {
+    pub id: i64,
+    pub source: String,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub has_errors: bool,
+    /// The policy text the plan was computed with; webhook events of the same source reuse it.
+    pub policy: String,
+    pub body: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct PlanRow {
+    id: i64,
+    source: String,
+    created_at: DbTime,
+    created_by: String,
+    has_errors: i64,
+    policy: String,
+    body: String,
+}
+
+impl From<PlanRow> for JmlPlanRecord {
+    fn from(row: PlanRow) -> Self {
+        Self {
+            id: row.id,
+            source: row.source,
+            created_at: row.created_at.0,
+            created_by: row.created_by,
+            has_errors: row.has_errors != 0,
+            policy: row.policy,
+            body: row.body,
+        }
+    }
+}
+
+/// A stored run of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JmlRunRecord {
+    pub id: i64,
+    pub plan_id: i64,
+    /// `running`, `done`, `refused` or `failed`.
+    pub status: String,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub updated_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    /// Counts per outcome as a JSON object.
+    pub counts: String,
+    pub message: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RunRow {
+    id: i64,
+    plan_id: i64,
+    status: String,
+    created_at: DbTime,
+    created_by: String,
+    updated_at: DbTime,
+    finished_at: Option<DbTime>,
+    counts: String,
+    message: Option<String>,
+}
+
+impl From<RunRow> for JmlRunRecord {
+    fn from(row: RunRow) -> Self {
+        Self {
+            id: row.id,
+            plan_id: row.plan_id,
+            status: row.status,
+            created_at: row.created_at.0,
+            created_by: row.created_by,
+            updated_at: row.updated_at.0,
+            finished_at: opt_time(row.finished_at),
+            counts: row.counts,
+            message: row.message,
+        }
+    }
+}
+
+/// The outcome of one person in a plan.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct JmlRunItem {
+    pub person_key: String,
+    pub run_id: i64,
+    /// `applied`, `stale` or `failed`.
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// A user as the planner needs it: attributes, state, version, manager key and whether `source` owns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JmlUserRecord {
+    pub user: roster_domain::User,
+    pub manager_unique_id: Option<String>,
+    pub owned: bool,
+}
+
+macro_rules! run_columns {
+    () => {
+        "id, plan_id, status, created_at, created_by, updated_at, finished_at, counts, message"
+    };
+}
+
+impl Conn {
+    pub async fn insert_jml_plan(
+        &mut self,
+        source: &str,
+        created_at: Timestamp,
+        created_by: &str,
+        has_errors: bool,
+        policy: &str,
+        body: &str,
+    ) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO jml_plans (source, created_at, created_by, has_errors, policy, body) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+        let id = with_conn!(self, |c| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(source)
+                .bind(DbTime(created_at))
+                .bind(created_by)
+                .bind(i64::from(has_errors))
+                .bind(policy)
+                .bind(body)
+                .fetch_one(c)
+                .await?
+        });
+        Ok(id)
+    }
+
+    pub async fn jml_plan(&mut self, id: i64) -> Result<Option<JmlPlanRecord>, StoreError> {
+        let sql = "SELECT id, source, created_at, created_by, has_errors, policy, body FROM jml_plans WHERE id = $1";
+        let row = with_conn!(self, |c| {
+            sqlx::query_as::<_, PlanRow>(sql).bind(id).fetch_optional(c).await?
+        });
+        Ok(row.map(JmlPlanRecord::from))
+    }
+
+    /// Loads the newest plan of a feed source.
+    pub async fn latest_jml_plan(&mut self, source: &str) -> Result<Option<JmlPlanRecord>, StoreError> {
+        let sql = "SELECT id, source, created_at, created_by, has_errors, policy, body FROM jml_plans \
+             WHERE source = $1 ORDER BY id DESC LIMIT 1";
+        let row = with_conn!(self, |c| {
+            sqlx::query_as::<_, PlanRow>(sql).bind(source).fetch_optional(c).await?
+        });
+        Ok(row.map(JmlPlanRecord::from))
+    }
+
+    pub async fn insert_jml_run(&mut self, plan_id: i64, status: &str, at: Timestamp, by: &str) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO jml_runs (plan_id, status, created_at, created_by, updated_at) \
+             VALUES ($1, $2, $3, $4, $3) RETURNING id";
+        let id = with_conn!(self, |c| {
+            sqlx::query_scalar::<_, i64>(sql).bind(plan_id).bind(status).bind(DbTime(at)).bind(by).fetch_one(c).await?
+        });
+        Ok(id)
+    }
+
+    pub async fn jml_run(&mut self, id: i64) -> Result<Option<JmlRunRecord>, StoreError> {
+        let sql = concat!("SELECT ", run_columns!(), " FROM jml_runs WHERE id = $1");
+        let row = with_conn!(self, |c| {
+            sqlx::query_as::<_, RunRow>(sql).bind(id).fetch_optional(c).await?
+        });
+        Ok(row.map(JmlRunRecord::from))
+    }
+
+    /// Lists the runs of a plan, oldest first.
+    pub async fn jml_runs_of_plan(&mut self, plan_id: i64) -> Result<Vec<JmlRunRecord>, StoreError> {
+        let sql = concat!("SELECT ", run_columns!(), " FROM jml_runs WHERE plan_id = $1 ORDER BY id");
+        let rows = with_conn!(self, |c| {
+            sqlx::query_as::<_, RunRow>(sql).bind(plan_id).fetch_all(c).await?
+        });
+        Ok(rows.into_iter().map(JmlRunRecord::from).collect())
+    }
+
+    /// Records a run's progress; `finished` also sets `finished_at`.
+    pub async fn update_jml_run(
+        &mut self,
+        id: i64,
+        status: &str,
+        counts: &str,
+        message: Option<&str>,
+        at: Timestamp,
+        finished: bool,
+    ) -> Result<(), StoreError> {
+        let sql = "UPDATE jml_runs SET status = $1, counts = $2, message = $3, updated_at = $4, \
+             finished_at = CASE WHEN $5 = 1 THEN $4 ELSE finished_at END WHERE id = $6";
+        with_conn!(self, |c| {
+            sqlx::query(sql)
+                .bind(status)
+                .bind(counts)
+                .bind(message)
+                .bind(DbTime(at))
+                .bind(i64::from(finished))
+                .bind(id)
+                .execute(c)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Marks the plan's runs that still say `running` as `interrupted`; returns how many. A run whose server died
+    /// keeps `running` until then. A run that is in fact still going sets its own status again when it ends.
+    pub async fn interrupt_jml_runs(&mut self, plan_id: i64, at: Timestamp) -> Result<u64, StoreError> {
+        let sql = "UPDATE jml_runs SET status = 'interrupted', updated_at = $1, \
+             message = 'a newer run of the plan started; it finishes the work' WHERE plan_id = $2 AND status = 'running'";
+        let rows = with_conn!(self, |c| {
+            sqlx::query(sql).bind(DbTime(at)).bind(plan_id).execute(c).await?.rows_affected()
+        });
+        Ok(rows)
+    }
+
+    /// Records one person's outcome. Returns false when the plan already has an outcome for this person, so a
+    /// rerun never applies anyone twice.
+    pub async fn insert_jml_run_item(
+        &mut self,
+        plan_id: i64,
+        person_key: &str,
+        run_id: i64,
+        outcome: &str,
+        detail: Option<&str>,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let sql = "INSERT INTO jml_run_items (plan_id, person_key, run_id, outcome, detail, applied_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (plan_id, person_key) DO NOTHING RETURNING run_id";
+        let inserted = with_conn!(self, |c| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(plan_id)
+                .bind(person_key)
+                .bind(run_id)
+                .bind(outcome)
+                .bind(detail)
+                .bind(DbTime(at))
+                .fetch_optional(c)
+                .await?
+        });
+        Ok(inserted.is_some())
+    }
+
+    /// Lists the outcomes recorded for a plan's people, by key.
+    pub async fn jml_run_items(&mut self, plan_id: i64) -> Result<Vec<JmlRunItem>, StoreError> {
+        let sql = "SELECT person_key, run_id, outcome, detail FROM jml_run_items WHERE plan_id = $1 ORDER BY person_key";
+        let rows = with_conn!(self, |c| {
+            sqlx::query_as::<_, JmlRunItem>(sql).bind(plan_id).fetch_all(c).await?
+        });
+        Ok(rows)
+    }
+
+    /// Records that a feed source created or adopted a user; an existing record is kept.
+    pub async fn mark_feed_user(&mut self, source: &str, user_id: i64, relation: &str, at: Timestamp) -> Result<(), StoreError> {
+        let sql = "INSERT INTO jml_feed_users (source, user_id, relation, since) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (source, user_id) DO NOTHING";
+        with_conn!(self, |c| {
+            sqlx::query(sql).bind(source).bind(user_id).bind(relation).bind(DbTime(at)).execute(c).await?;
+        });
+        Ok(())
+    }
+
+    /// Loads the users with a `unique_id` that are not deleted, each with its manager's `unique_id` and whether
+    /// `source` created or adopted it.
+    pub async fn jml_users(&mut self, source: &str) -> Result<Vec<JmlUserRecord>, StoreError> {
+        let sql = concat!(
+            "SELECT ",
+            "u.id, u.first_name, u.last_name, u.email, u.user_name, u.unique_id, u.external_id, u.mobile_number, \
+             u.job_title, u.department, u.manager_id, u.start_date, u.end_date, u.custom_attributes, \
+             u.scim_attributes, u.status, u.version, u.created_at, u.updated_at, u.archived_at, \
+             m.unique_id AS manager_unique_id, \
+             CAST(CASE WHEN f.user_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS owned \
+             FROM users u LEFT JOIN users m ON m.id = u.manager_id \
+             LEFT JOIN jml_feed_users f ON f.user_id = u.id AND f.source = $1 \
+             WHERE u.unique_id IS NOT NULL AND u.status <> 'deleted' ORDER BY u.id"
+        );
+        let rows = with_conn!(self, |c| {
+            sqlx::query_as::<_, JmlUserRow>(sql).bind(source).fetch_all(c).await?
+        });
+        rows.into_iter()
+            .map(|row| {
+                Ok(JmlUserRecord { user: row.user.into_user()?, manager_unique_id: row.manager_unique_id, owned: row.owned != 0 })
+            })
+            .collect()
+    }
+
+    /// Lists the folded email of every user that is not deleted, with the holder's folded `unique_id`.
+    pub async fn taken_emails(&mut self) -> Result<Vec<(String, Option<String>)>, StoreError> {
+        let sql = "SELECT email_folded, unique_id_folded FROM users WHERE email_folded IS NOT NULL AND status <> 'deleted'";
+        let rows = with_conn!(self, |c| {
+            sqlx::query_as::<_, (String, Option<String>)>(sql).fetch_all(c).await?
+        });
+        Ok(rows)
+    }
+
+    /// Lists every grant from a policy rule, with its user id.
+    pub async fn policy_assignments(&mut self) -> Result<Vec<(i64, RoleAssignment)>, StoreError> {
+        let sql = "SELECT ra.user_id, ra.role_type_id, rt.name AS role_type_name, ra.resource_type, ra.resource_id, \
+             ra.source, ra.source_ref, ra.approved_by, ra.reason, ra.expires_at, ra.granted_at \
+             FROM role_assignments ra JOIN role_types rt ON rt.id = ra.role_type_id \
+             WHERE ra.source = 'policy' ORDER BY ra.user_id, ra.id";
+        let rows = with_conn!(self, |c| {
+            sqlx::query_as::<_, UserAssignmentRow>(sql).fetch_all(c).await?
+        });
+        rows.into_iter().map(|r| Ok((r.user_id, r.assignment.into_assignment()?))).collect()
+    }
+
+    /// Loads the user that is not deleted with this `unique_id`, compared case-insensitively.
+    pub async fn user_by_unique_id(&mut self, unique_id: &str) -> Result<Option<roster_domain::User>, StoreError> {
+        let sql = "SELECT id, first_name, last_name, email, user_name, unique_id, external_id, mobile_number, \
+             job_title, department, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, \
+             version, created_at, updated_at, archived_at FROM users WHERE unique_id_folded = $1 AND status <> 'deleted'";
+        let row = with_conn!(self, |c| {
+            sqlx::query_as::<_, crate::users::UserRow>(sql).bind(roster_domain::fold(unique_id)).fetch_optional(c).await?
+        });
+        row.map(crate::users::UserRow::into_user).transpose()
+    }
+
+    /// Lists the pending scheduled actions of the given kinds, as (user id, kind, due time).
+    pub async fn pending_actions_of_kinds(&mut self, kinds: &[&str]) -> Result<Vec<(i64, String, Timestamp)>, StoreError> {
+        let sql = "SELECT user_id, kind, due_at FROM scheduled_actions WHERE status = 'pending' ORDER BY id";
+        let rows = with_conn!(self, |c| {
+            sqlx::query_as::<_, (i64, String, DbTime)>(sql).fetch_all(c).await?
+        });
+        Ok(rows.into_iter().filter(|(_, kind, _)| kinds.contains(&kind.as_str())).map(|(u, k, t)| (u, k, t.0)).collect())
+    }
+
+    /// Cancels a user's pending scheduled actions of one kind; returns how many.
+    pub async fn cancel_user_actions(&mut self, user_id: i64, kind: &str, at: Timestamp, reason: &str) -> Result<u64, StoreError> {
+        let sql = "UPDATE scheduled_actions SET status = 'cancelled', applied_at = $1, result = $2 \
+             WHERE user_id = $3 AND kind = $4 AND status = 'pending'";
+        let rows = with_conn!(self, |c| {
+            sqlx::query(sql).bind(DbTime(at)).bind(reason).bind(user_id).bind(kind).execute(c).await?.rows_affected()
+        });
+        Ok(rows)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct JmlUserRow {
+    #[sqlx(flatten)]
+    user: crate::users::UserRow,
+    manager_unique_id: Option<String>,
+    owned: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserAssignmentRow {
+    user_id: i64,
+    #[sqlx(flatten)]
+    assignment: AssignmentRow,
+}

@@ -1,0 +1,55 @@
+//! The JML tables: plans, runs, run items that stop a person being applied twice, and feed source membership.
+
+use crate::common::{at, insert_user, user};
+use roster_domain::User;
+
+store_test!(run_item_recorded_once, |db| {
+    let now = at("2026-12-04T10:00:00Z");
+    let mut tx = db.store.begin().await?;
+    let plan_id = tx.insert_jml_plan("hr", now, "admin", false, "", "{}").await?;
+    let run_id = tx.insert_jml_run(plan_id, "running", now, "admin").await?;
+    assert!(tx.insert_jml_run_item(plan_id, "E1", run_id, "applied", None, now).await?);
+    assert!(!tx.insert_jml_run_item(plan_id, "E1", run_id, "applied", None, now).await?, "a second outcome must be refused");
+    tx.update_jml_run(run_id, "done", "{\"applied\":1}", None, now, true).await?;
+    tx.commit().await?;
+
+    let mut conn = db.store.read().await?;
+    let items = conn.jml_run_items(plan_id).await?;
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].outcome, "applied");
+    let run = conn.jml_run(run_id).await?.expect("the run exists");
+    assert_eq!(run.status, "done");
+    assert_eq!(run.finished_at, Some(now));
+    let plan = conn.latest_jml_plan("hr").await?.expect("the plan exists");
+    assert_eq!(plan.id, plan_id);
+    assert!(!plan.has_errors);
+});
+
+store_test!(feed_users_marked_per_source, |db| {
+    let now = at("2026-12-04T10:00:00Z");
+    let manager = insert_user(&db.store, &User { unique_id: Some("M1".into()), ..user("manager") }).await?;
+    let member = insert_user(&db.store, &User { unique_id: Some("E1".into()), manager_id: Some(manager.id), ..user("member") }).await?;
+    insert_user(&db.store, &user("no-key")).await?;
+
+    let mut tx = db.store.begin().await?;
+    tx.mark_feed_user("hr", member.id, "created", now).await?;
+    tx.mark_feed_user("hr", member.id, "adopted", now).await?;
+    tx.commit().await?;
+
+    let mut conn = db.store.read().await?;
+    let users = conn.jml_users("hr").await?;
+    assert_eq!(users.len(), 2, "only users with a unique_id are listed");
+    let listed = users.iter().find(|u| u.user.id == member.id).expect("the member is listed");
+    assert!(listed.owned);
+    assert_eq!(listed.manager_unique_id.as_deref(), Some("M1"));
+    assert!(!users.iter().any(|u| u.user.id == manager.id && u.owned));
+    assert!(conn.jml_users("payroll").await?.iter().all(|u| !u.owned), "membership is per source");
+    assert_eq!(conn.user_by_unique_id("e1").await?.map(|u| u.id), Some(member.id));
+
+    assert_eq!(conn.count_rows("jml_feed_users").await?, 1);
+    let exported = conn.export_rows("jml_feed_users", 0, 10).await?;
+    assert_eq!(exported.len(), 1, "an export carries feed membership");
+    let roster_store::ExportRecord::JmlFeedUsers(row) = &exported[0].1 else { anyhow::bail!("expected a jml_feed_users record") };
+    assert_eq!(row.user_id, member.id);
+    assert_eq!(row.relation, "created", "the first relation recorded is kept");
+});
