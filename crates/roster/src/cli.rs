@@ -8,7 +8,7 @@ use roster_service::{Actor, Roster, SystemClock, TokenRequest};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::client::{JmlArgs, RolesArgs, ScheduledArgs, UsersArgs};
+use crate::client::{AccessArgs, JmlArgs, RolesArgs, ScheduledArgs, UsersArgs};
 use crate::database::DatabaseArgs;
 use crate::serve::{LogFormat, ServeArgs, serve};
 
@@ -61,6 +61,8 @@ pub enum Command {
     Scheduled(ScheduledArgs),
     /// Joiner, mover and leaver work through a server's API (--url, ROSTER_TOKEN).
     Jml(JmlArgs),
+    /// Review and fix the difference between approved and held roles through a server's API (--url, ROSTER_TOKEN).
+    Access(AccessArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +144,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Roles(args) => crate::client::run_roles(args).await,
         Command::Scheduled(args) => crate::client::run_scheduled(args).await,
         Command::Jml(args) => crate::client::run_jml(args).await,
+        Command::Access(args) => crate::client::run_access(args).await,
     }
 }
 

@@ -70,7 +70,10 @@ impl ApiClient {
         if let Some(body) = body {
             request = request.header(reqwest::header::CONTENT_TYPE, "application/vnd.api+json").body(body.to_string());
         }
+        self.finish(request, method, path).await
+    }
 
+    async fn finish(&self, request: reqwest::RequestBuilder, method: Method, path: &str) -> anyhow::Result<Value> {
         let response = request.send().await.map_err(|error| describe_transport(&error, &self.base))?;
         let status = response.status();
         let text = response.text().await.with_context(|| format!("reading the response to {method} {path} failed"))?;
@@ -82,6 +85,13 @@ impl ApiClient {
             return Ok(Value::Null);
         }
         serde_json::from_str(&text).with_context(|| format!("the response to {method} {path} is not JSON"))
+    }
+
+    /// Sends a `multipart/form-data` POST, such as a feed upload, and returns the parsed JSON body.
+    pub async fn send_form(&self, path: &str, form: reqwest::multipart::Form) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let request = self.http.post(&url).bearer_auth(&self.token).multipart(form);
+        self.finish(request, Method::POST, path).await
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {

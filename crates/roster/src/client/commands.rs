@@ -256,6 +256,11 @@ pub struct JmlArgs {
 
 #[derive(Debug, Subcommand)]
 enum JmlCommand {
+    /// Upload a feed with a mapping and a policy and print the plan: counts per kind, then each person's change.
+    /// Planning changes nothing.
+    Plan(super::jml::PlanArgs),
+    /// Apply a plan, follow its run until it ends and print a summary.
+    Apply(super::jml::ApplyArgs),
     /// List or cancel scheduled actions; the same as `roster scheduled`.
     Scheduled(ScheduledArgs),
 }
@@ -352,6 +357,8 @@ pub async fn run_scheduled(args: ScheduledArgs) -> anyhow::Result<()> {
 
 pub async fn run_jml(args: JmlArgs) -> anyhow::Result<()> {
     match args.command {
+        JmlCommand::Plan(plan) => super::jml::run_plan(plan).await,
+        JmlCommand::Apply(apply) => super::jml::run_apply(apply).await,
         JmlCommand::Scheduled(scheduled) => run_scheduled(scheduled).await,
     }
 }

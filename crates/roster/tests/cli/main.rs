@@ -1,4 +1,4 @@
-//! Integration tests of the client commands (`roster users`, `roles`, `scheduled` and `jml scheduled`). Each test
+//! Integration tests of the client commands (`roster users`, `roles`, `scheduled`, `jml` and `access`). Each test
 //! starts the real server as `common` describes, then runs the real `roster` binary as a client against it with
 //! `--url` and `ROSTER_TOKEN`, on SQLite and on PostgreSQL.
 
@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod jml;
 mod roles;
 mod scheduled;
 mod users;
