@@ -7,7 +7,7 @@ use roster_domain::{
 };
 use roster_store::{Conn, StoreError};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::actor::Actor;
 use crate::error::{Result, ServiceError};
@@ -177,6 +177,15 @@ impl Roster {
         let roles = conn.user_assignments(user.id).await?;
 
         Ok((user.version, roles))
+    }
+
+    /// Loads the role assignments of a page of users in one query, keyed by user id; users without roles have no
+    /// entry. Requires `users:read`.
+    pub async fn roles_of_users(&self, actor: &Actor, user_ids: &[i64]) -> Result<HashMap<i64, Vec<RoleAssignment>>> {
+        actor.require(Scope::UsersRead)?;
+
+        let mut conn = self.store.read().await?;
+        Ok(conn.assignments_of_users(user_ids).await?)
     }
 
     /// Makes the user's direct grants equal `desired`, all or nothing. Requested grants with another source are

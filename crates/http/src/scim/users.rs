@@ -4,14 +4,15 @@
 //! re-enable them; deleted users are invisible. `active` drives the lifecycle: false archives, true restores an
 //! archived user with its snapshot's roles or activates a pending or suspended one.
 
+use std::collections::HashMap;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_domain::filter::{Filter, Sort, SortDirection, SortKey};
-use roster_domain::{LifecycleState, RoleAssignment, User, UserPatch, UserRef};
+use roster_domain::{LifecycleState, UserPatch, UserRef};
 use roster_scim::schema::{CORE_USER, ENTERPRISE_USER};
 use roster_scim::{PatchOp, PatchOpKind, parse_user_filter, translate_user_sort_by};
-use roster_service::{Actor, Page, ServiceError, UserListRequest, UserWithRoles};
+use roster_service::{Actor, Page, UserListRequest, UserWithRoles};
 use serde_json::Value;
 
 use crate::AppState;
@@ -131,27 +132,22 @@ async fn list_page(state: &AppState, actor: &Actor, request: &ListRequest, base:
     let list = state.roster.list_users(actor, list_request).await?;
 
     let with_roles = request.projection.includes("roles");
-    let mut resources = Vec::with_capacity(list.users.len());
-    for user in &list.users {
-        // NOTE: one query per user for its roles; `excludedAttributes=roles` skips them.
-        let roles = if with_roles { roles_of(state, actor, user).await? } else { None };
-        resources.push(render_user(user, roles.as_deref(), base));
-    }
+    let roles = if with_roles {
+        let ids: Vec<i64> = list.users.iter().map(|user| user.id).collect();
+        state.roster.roles_of_users(actor, &ids).await?
+    } else {
+        HashMap::new()
+    };
+    let resources: Vec<Value> = list
+        .users
+        .iter()
+        .map(|user| {
+            let user_roles = with_roles.then(|| roles.get(&user.id).map_or(&[][..], Vec::as_slice));
+            render_user(user, user_roles, base)
+        })
+        .collect();
     let total = list.total.unwrap_or(resources.len() as i64);
     Ok(scim_response(StatusCode::OK, request.response(total, resources)))
-}
-
-/// Loads a listed user's roles; a user deleted since the list was read has none.
-async fn roles_of(
-    state: &AppState,
-    actor: &Actor,
-    user: &User,
-) -> Result<Option<Vec<RoleAssignment>>, ScimApiError> {
-    match state.roster.user_roles(actor, &UserRef::Id(user.id)).await {
-        Ok((_, roles)) => Ok(Some(roles)),
-        Err(ServiceError::NotFound { .. }) => Ok(None),
-        Err(error) => Err(error.into()),
-    }
 }
 
 /// Replaces a user's attributes (RFC 7644 §3.5.1). Attributes the body leaves out are cleared, except `active`,

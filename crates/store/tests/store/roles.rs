@@ -212,3 +212,26 @@ store_test!(expired_assignments_oldest_first, |db| {
     let limited = conn.expired_assignments(now, 1).await?;
     assert_eq!(limited, vec![(second.id, long_ago)], "a limit of 1 should return only the oldest expired grant");
 });
+
+store_test!(assignments_of_several_users, |db| {
+    let first = insert_user(&db.store, &user("first")).await?;
+    let second = insert_user(&db.store, &user("second")).await?;
+    let without = insert_user(&db.store, &user("without")).await?;
+    let global = insert_role_type(&db.store, &role_type("auditor", None)).await?;
+    let scoped = insert_role_type(&db.store, &role_type("editor", Some("runbook"))).await?;
+
+    let mut tx = db.store.begin().await?;
+    tx.insert_assignment(first.id, &grant(&scoped)).await?;
+    tx.insert_assignment(first.id, &grant(&global)).await?;
+    tx.insert_assignment(second.id, &grant(&scoped)).await?;
+    tx.commit().await?;
+
+    let mut reader = db.store.read().await?;
+    let batch = reader.assignments_of_users(&[first.id, second.id, without.id]).await?;
+    for holder in [&first, &second] {
+        let one_by_one = reader.user_assignments(holder.id).await?;
+        assert_eq!(batch.get(&holder.id), Some(&one_by_one), "user {} should get the same grants in a batch", holder.id);
+    }
+    assert!(!batch.contains_key(&without.id), "a user without grants should have no entry");
+    assert!(reader.assignments_of_users(&[]).await?.is_empty(), "no ids should give no grants");
+});
