@@ -166,7 +166,8 @@ async fn export(output: &std::path::Path, database: DatabaseArgs) -> anyhow::Res
 }
 
 async fn import(input: &std::path::Path, database: DatabaseArgs) -> anyhow::Result<()> {
-    let roster = roster_for(&database).await?;
+    // An import may create its target, such as a new SQLite data directory.
+    let roster = Roster::new(database.open().await?, Arc::new(SystemClock));
 
     let counts = if input.as_os_str() == "-" {
         let mut reader = std::io::BufReader::new(std::io::stdin().lock());
@@ -199,7 +200,7 @@ fn summarise(counts: &roster_service::TableCounts) -> String {
 }
 
 async fn roster_for(database: &DatabaseArgs) -> anyhow::Result<Roster> {
-    let store = database.open().await?;
+    let store = database.open_existing().await?;
     Ok(Roster::new(store, Arc::new(SystemClock)))
 }
 

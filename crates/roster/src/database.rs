@@ -63,6 +63,20 @@ impl DatabaseArgs {
         Ok(())
     }
 
+    /// Opens a database that must exist already, as commands that read or change a deployment need: a mistyped
+    /// `--data-dir` would otherwise create an empty database, and an export of it would succeed with nothing in it.
+    pub async fn open_existing(&self) -> anyhow::Result<Store> {
+        if let Location::Sqlite(path) = self.location()
+            && !path.exists()
+        {
+            bail!(
+                "no Roster database at {}; pass the --data-dir that the server uses, or --database for PostgreSQL",
+                path.display()
+            );
+        }
+        self.open().await
+    }
+
     /// Connects and migrates, retrying an unreachable database for `--db-connect-timeout` seconds.
     pub async fn open(&self) -> anyhow::Result<Store> {
         if let Some(url) = &self.database
@@ -70,7 +84,9 @@ impl DatabaseArgs {
         {
             bail!("--database takes a postgres:// URL; for SQLite leave it out and use --data-dir");
         }
-        self.ensure_data_dir()?;
+        if self.database.is_none() {
+            self.ensure_data_dir()?;
+        }
         let location = self.location();
         let shown = location.redacted();
         let deadline = Instant::now() + Duration::from_secs(self.db_connect_timeout);

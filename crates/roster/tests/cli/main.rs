@@ -28,3 +28,26 @@ fn assert_one_error(run: &Run, expected: &[&str]) {
         assert!(lines[0].contains(part), "the error line should contain {part:?}: {}", run.describe());
     }
 }
+
+#[test]
+fn missing_data_dir_rejected() -> anyhow::Result<()> {
+    let parent = tempfile::tempdir()?;
+    let missing = parent.path().join("typo");
+    let missing_text = missing.to_string_lossy().to_string();
+    let output_file = parent.path().join("export.jsonl").to_string_lossy().to_string();
+
+    // A mistyped --data-dir must fail instead of creating an empty database that exports or verifies as fine.
+    let commands: [&[&str]; 3] = [
+        &["export", "--output", &output_file, "--data-dir", &missing_text],
+        &["audit", "verify", "--data-dir", &missing_text],
+        &["token", "list", "--data-dir", &missing_text],
+    ];
+    for args in commands {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_roster")).args(args).output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "`roster {}` should fail on a missing data directory", args.join(" "));
+        assert!(stderr.contains("no Roster database"), "`roster {}` should name the cause: {stderr}", args.join(" "));
+        assert!(!missing.exists(), "`roster {}` should not create the data directory", args.join(" "));
+    }
+    Ok(())
+}
