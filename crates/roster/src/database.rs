@@ -102,9 +102,10 @@ impl DatabaseArgs {
                 Err(error) if !error.is_transient_connect_error() => {
                     bail!("cannot connect to {shown}: {}", error.describe())
                 }
-                Err(error) if Instant::now() + delay < deadline => {
+                Err(error) if Instant::now() < deadline => {
                     tracing::warn!(database = %shown, attempt, error = %error, "database unreachable; retrying");
-                    tokio::time::sleep(delay).await;
+                    // The last wait is cut short at the deadline, so the final attempt happens when it passes.
+                    tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                     attempt += 1;
                 }

@@ -51,3 +51,24 @@ fn missing_data_dir_rejected() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn unreachable_database_fails_clearly() -> anyhow::Result<()> {
+    let data = tempfile::tempdir()?;
+    let started = std::time::Instant::now();
+
+    // Nothing listens on port 1 of loopback, so every attempt is refused until the one-second budget is spent.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db-connect-timeout", "1", "--data-dir"])
+        .arg(data.path())
+        .env("ROSTER_DATABASE_URL", "postgres://roster:s3cret-password@127.0.0.1:1/roster")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert!(!output.status.success(), "serve should exit with an error: {stderr}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1), "serve should keep retrying for the whole timeout");
+    assert!(stderr.contains("127.0.0.1:1"), "the error should name the host and port: {stderr}");
+    assert!(stderr.contains("attempt(s)"), "the error should say how often it tried: {stderr}");
+    assert!(!stderr.contains("s3cret-password"), "the password must not appear in the output: {stderr}");
+    Ok(())
+}
