@@ -2,12 +2,11 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 
 use crate::error::JSON_API;
 
 /// A JSON:API document response.
-pub fn json_api(status: StatusCode, body: Value) -> Response {
+pub fn json_api(status: StatusCode, body: impl serde::Serialize) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_API));
     response

@@ -9,7 +9,7 @@ use roster_service::{Page, UserListRequest, UserWithRoles};
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::documents::{read_new_user, read_user_patch, user_document, user_resource};
+use crate::documents::{UserResource, read_new_user, read_user_patch, user_document};
 use crate::error::ApiError;
 use crate::extract::{Auth, JsonBody, OptionalJsonBody, Path, if_match, user_ref};
 use crate::query::Params;
@@ -77,7 +77,7 @@ pub async fn list_users(State(state): State<AppState>, Auth(actor): Auth, Origin
 
     let list = state.roster.list_users(&actor, request.clone()).await?;
 
-    let data: Vec<Value> = list.users.iter().map(|u| user_resource(u, None)).collect();
+    let data: Vec<UserResource<'_>> = list.users.iter().map(UserResource::new).collect();
     let mut meta = json!({ "page_size": request.limit });
     if let (Some(total), Some(map)) = (list.total, meta.as_object_mut()) {
         map.insert("total_count".into(), total.into());
@@ -93,7 +93,16 @@ pub async fn list_users(State(state): State<AppState>, Auth(actor): Auth, Origin
         }
         _ => None,
     };
-    Ok(json_api(StatusCode::OK, json!({ "data": data, "meta": meta, "links": { "next": next } })))
+    Ok(json_api(StatusCode::OK, UserListDocument { data, meta, links: json!({ "next": next }) }))
+}
+
+/// The body of a user list. Typed rather than a `Value`, so that the page's users serialise straight from the
+/// store's rows.
+#[derive(serde::Serialize)]
+struct UserListDocument<'a> {
+    data: Vec<UserResource<'a>>,
+    meta: Value,
+    links: Value,
 }
 
 fn list_request(params: &Params) -> Result<UserListRequest, ApiError> {
