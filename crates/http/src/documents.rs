@@ -106,7 +106,7 @@ pub fn user_resource(user: &User, roles: Option<&[RoleView]>) -> Value {
     resource
 }
 
-/// A user document with its roles as included resources.
+/// Renders a user document with its roles as included resources.
 pub fn user_document(found: &UserWithRoles) -> Value {
     let roles = group_roles(&found.roles);
     json!({

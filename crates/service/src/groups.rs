@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use crate::actor::Actor;
 use crate::error::{Result, ServiceError};
 use crate::users::check_if_match;
-use crate::{MAX_ATTEMPTS, Roster};
+use crate::Roster;
 
 /// A group with its members and the roles it grants.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,21 +134,7 @@ impl Roster {
             check_text("displayName", name, MAX_TEXT_LEN)?;
         }
 
-        for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_modify_group(actor, id, &change, if_match).await {
-                Ok(Some(done)) => return Ok(done),
-                Ok(None) => {
-                    tracing::info!(attempt, "group changed concurrently; retrying");
-                    crate::retry_backoff(attempt).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(ServiceError::Conflict {
-            code: "busy",
-            message: "the group kept changing concurrently; retry the request".into(),
-            details: Value::Null,
-        })
+        crate::retry_while_changed("group", "modify", || self.try_modify_group(actor, id, &change, if_match)).await
     }
 
     async fn try_modify_group(

@@ -48,6 +48,28 @@ async fn retry_backoff(attempt: usize) {
     tokio::time::sleep(std::time::Duration::from_micros(base * 500 + spread)).await;
 }
 
+/// Runs `attempt` until it returns a result. While it returns `None`, because the `resource` changed concurrently
+/// (a version check in SQL failed), it waits and retries, and after [`MAX_ATTEMPTS`] it fails with `busy`.
+async fn retry_while_changed<T, F, Fut>(resource: &str, operation: &str, mut attempt: F) -> error::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = error::Result<Option<T>>>,
+{
+    for number in 1..=MAX_ATTEMPTS {
+        if let Some(done) = attempt().await? {
+            return Ok(done);
+        }
+        tracing::info!(attempt = number, resource, operation, "changed concurrently; retrying");
+        retry_backoff(number).await;
+    }
+
+    Err(error::ServiceError::Conflict {
+        code: "busy",
+        message: format!("the {resource} kept changing concurrently; retry the request"),
+        details: serde_json::Value::Null,
+    })
+}
+
 /// The service: a store and a clock.
 #[derive(Debug, Clone)]
 pub struct Roster {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::actor::Actor;
 use crate::error::{Result, ServiceError};
 use crate::users::{check_if_match, duplicate_grant};
-use crate::{MAX_ATTEMPTS, Roster};
+use crate::Roster;
 
 /// A requested direct grant, before validation. For the optional fields, `None` means "not given" and
 /// `Some(None)` an explicit null.
@@ -200,21 +200,9 @@ impl Roster {
     ) -> Result<SyncOutcome> {
         actor.require(Scope::RolesWrite)?;
 
-        for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_sync_roles(actor, user_ref, &desired, dry_run, if_match).await {
-                Ok(Some(outcome)) => return Ok(outcome),
-                Ok(None) => {
-                    tracing::info!(attempt, "user changed concurrently; retrying role sync");
-                    crate::retry_backoff(attempt).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(ServiceError::Conflict {
-            code: "busy",
-            message: "the user kept changing concurrently; retry the request".into(),
-            details: Value::Null,
-        })
+        let attempt = || self.try_sync_roles(actor, user_ref, &desired, dry_run, if_match);
+
+        crate::retry_while_changed("user", "role sync", attempt).await
     }
 
     async fn try_sync_roles(

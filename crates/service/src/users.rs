@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::actor::Actor;
 use crate::error::{Result, ServiceError};
 use crate::roles::{RoleRequest, ValidatedGrant};
-use crate::{MAX_ATTEMPTS, Roster};
+use crate::Roster;
 
 /// A user with the roles it holds.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,21 +193,9 @@ impl Roster {
     ) -> Result<UserWithRoles> {
         actor.require(Scope::UsersWrite)?;
 
-        for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_update_user(actor, user_ref, &patch, if_match, include_archived).await {
-                Ok(Some(done)) => return Ok(done),
-                Ok(None) => {
-                    tracing::info!(attempt, "user changed concurrently; retrying update");
-                    crate::retry_backoff(attempt).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(ServiceError::Conflict {
-            code: "busy",
-            message: "the user kept changing concurrently; retry the request".into(),
-            details: Value::Null,
-        })
+        let attempt = || self.try_update_user(actor, user_ref, &patch, if_match, include_archived);
+
+        crate::retry_while_changed("user", "update", attempt).await
     }
 
     async fn try_update_user(
@@ -256,21 +244,9 @@ impl Roster {
     pub async fn archive_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<()> {
         actor.require(Scope::UsersWrite)?;
 
-        for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_archive_user(actor, user_ref).await {
-                Ok(true) => return Ok(()),
-                Ok(false) => {
-                    tracing::info!(attempt, "user changed concurrently; retrying archive");
-                    crate::retry_backoff(attempt).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(ServiceError::Conflict {
-            code: "busy",
-            message: "the user kept changing concurrently; retry the request".into(),
-            details: Value::Null,
-        })
+        let attempt = || async { Ok(self.try_archive_user(actor, user_ref).await?.then_some(())) };
+
+        crate::retry_while_changed("user", "archive", attempt).await
     }
 
     async fn try_archive_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<bool> {
@@ -338,21 +314,9 @@ impl Roster {
             actor.require(Scope::RolesWrite)?;
         }
 
-        for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_unarchive_user(actor, user_ref, restore_roles, skip_missing_role_types).await {
-                Ok(Some(done)) => return Ok(done),
-                Ok(None) => {
-                    tracing::info!(attempt, "user changed concurrently; retrying unarchive");
-                    crate::retry_backoff(attempt).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(ServiceError::Conflict {
-            code: "busy",
-            message: "the user kept changing concurrently; retry the request".into(),
-            details: Value::Null,
-        })
+        let attempt = || self.try_unarchive_user(actor, user_ref, restore_roles, skip_missing_role_types);
+
+        crate::retry_while_changed("user", "unarchive", attempt).await
     }
 
     async fn try_unarchive_user(
@@ -427,21 +391,7 @@ impl Roster {
     pub async fn activate_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<UserWithRoles> {
         actor.require(Scope::UsersWrite)?;
 
-        for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_activate_user(actor, user_ref).await {
-                Ok(Some(done)) => return Ok(done),
-                Ok(None) => {
-                    tracing::info!(attempt, "user changed concurrently; retrying activation");
-                    crate::retry_backoff(attempt).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(ServiceError::Conflict {
-            code: "busy",
-            message: "the user kept changing concurrently; retry the request".into(),
-            details: Value::Null,
-        })
+        crate::retry_while_changed("user", "activation", || self.try_activate_user(actor, user_ref)).await
     }
 
     async fn try_activate_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<Option<UserWithRoles>> {
@@ -480,21 +430,9 @@ impl Roster {
     pub async fn delete_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<()> {
         actor.require(Scope::UsersWrite)?;
 
-        for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_delete_user(actor, user_ref).await {
-                Ok(true) => return Ok(()),
-                Ok(false) => {
-                    tracing::info!(attempt, "user changed concurrently; retrying delete");
-                    crate::retry_backoff(attempt).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        Err(ServiceError::Conflict {
-            code: "busy",
-            message: "the user kept changing concurrently; retry the request".into(),
-            details: Value::Null,
-        })
+        let attempt = || async { Ok(self.try_delete_user(actor, user_ref).await?.then_some(())) };
+
+        crate::retry_while_changed("user", "delete", attempt).await
     }
 
     async fn try_delete_user(&self, actor: &Actor, user_ref: &UserRef) -> Result<bool> {

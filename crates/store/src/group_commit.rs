@@ -201,8 +201,8 @@ impl WriteTx {
 }
 
 impl Drop for WriteTx {
-    /// A transaction dropped without commit is rolled back to its savepoint by the next holder, or by the
-    /// background task that commits the batch, because rolling back needs an `await`.
+    /// Marks the savepoint of a transaction dropped without commit for rollback. The next holder or the background
+    /// task that commits the batch rolls it back, because rolling back needs an `await`.
     fn drop(&mut self) {
         if let (Some(mut guard), Some(conn)) = (self.guard.take(), self.conn.take()) {
             guard.conn = Some(conn);
@@ -241,7 +241,7 @@ async fn finish_pending_rollback(state: &mut WriterState, conn: &mut SqliteConne
     Ok(())
 }
 
-/// Commits the outer transaction and tells every waiting transaction the outcome.
+/// Commits the outer transaction and sends the outcome to every waiting transaction.
 async fn commit_batch(state: &mut WriterState, conn: &mut SqliteConnection) -> Result<(), StoreError> {
     let committed = conn.execute("COMMIT").await;
     state.open = false;

@@ -184,8 +184,9 @@ impl Store {
         }
     }
 
-    /// Begins a write transaction. On SQLite it begins `IMMEDIATE`, taking the write lock at once, so it never
-    /// fails half-way with `database is locked` when it first writes.
+    /// Begins a write transaction. On SQLite it is a savepoint in the writer's current batch, whose outer
+    /// transaction begins `IMMEDIATE` and so takes the write lock at once, instead of failing half-way with
+    /// `database is locked` when it first writes.
     pub async fn begin(&self) -> Result<Conn, StoreError> {
         match &self.pools {
             Pools::Sqlite { write, .. } => Ok(Conn::SqliteWrite(write.begin().await?)),
