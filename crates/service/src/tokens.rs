@@ -55,11 +55,9 @@ impl Roster {
         }
         let hash = hash_secret(secret);
 
-        let mut conn = self.store.read().await?;
-        let Some(found) = conn.token_by_hash(&hash).await? else {
+        let Some(found) = self.store.token_by_hash(&hash).await? else {
             return Err(ServiceError::Unauthorized("unknown token"));
         };
-        drop(conn);
 
         // The lookup matched on the hash already; comparing again in constant time keeps timing from depending
         // on how much of a guessed hash matched, should the lookup ever become a prefix or range scan.

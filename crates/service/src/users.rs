@@ -131,10 +131,9 @@ impl Roster {
     pub async fn get_user(&self, actor: &Actor, user_ref: &UserRef, include_archived: bool) -> Result<UserWithRoles> {
         actor.require(Scope::UsersRead)?;
 
-        let mut conn = self.store.read().await?;
         let found = match user_ref {
-            UserRef::Id(id) => conn.user_with_grants_by_id(*id).await?,
-            UserRef::Email(email) => conn.user_with_grants_by_email(email).await?,
+            UserRef::Id(id) => self.store.user_with_grants_by_id(*id).await?,
+            UserRef::Email(email) => self.store.user_with_grants_by_email(email).await?,
         };
 
         match found {

@@ -19,6 +19,7 @@ mod roles;
 mod scheduled;
 mod settings;
 mod snapshots;
+mod sync_read;
 mod tokens;
 mod types;
 mod users;
@@ -43,6 +44,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{ConnectOptions, Connection as _, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The location of the data.
@@ -92,7 +94,7 @@ impl Default for StoreOptions {
 enum Pools {
     /// One writer connection serialises writes, so concurrent requests queue for it instead of meeting
     /// `database is locked`; readers run in parallel under WAL.
-    Sqlite { write: group_commit::SqliteWriter, read: sqlx::SqlitePool },
+    Sqlite { write: group_commit::SqliteWriter, read: sqlx::SqlitePool, point: Arc<sync_read::SyncReaders> },
     Postgres(sqlx::PgPool),
 }
 
@@ -134,7 +136,9 @@ impl Store {
             .connect_with(base.read_only(true))
             .await?;
 
-        Ok(Pools::Sqlite { write, read })
+        let point = Arc::new(sync_read::SyncReaders::new(path.to_path_buf()));
+
+        Ok(Pools::Sqlite { write, read, point })
     }
 
     async fn postgres_pool(url: &str, options: &StoreOptions) -> Result<Pools, StoreError> {
@@ -184,6 +188,26 @@ impl Store {
         }
     }
 
+    /// Runs an indexed point read on the calling thread on SQLite (see `sync_read`). `None` on PostgreSQL, or
+    /// when the synchronous reader failed: the caller then reads through the pool, which reports any error.
+    pub(crate) fn point_read<T>(&self, read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Option<T> {
+        let Pools::Sqlite { point, .. } = &self.pools else {
+            return None;
+        };
+
+        match point.with(read) {
+            Ok(value) => Some(value),
+            Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                tracing::debug!(%error, "synchronous SQLite read found the database busy; reading through the pool");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "synchronous SQLite read failed; reading through the pool instead");
+                None
+            }
+        }
+    }
+
     /// Begins a write transaction. On SQLite it is a savepoint in the writer's current batch, whose outer
     /// transaction begins `IMMEDIATE` and so takes the write lock at once, instead of failing half-way with
     /// `database is locked` when it first writes.
@@ -218,7 +242,7 @@ impl Store {
     /// Waits for checked-out connections to return and closes the pools.
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { write, read } => {
+            Pools::Sqlite { write, read, .. } => {
                 read.close().await;
                 write.close().await;
             }

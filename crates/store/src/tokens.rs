@@ -1,7 +1,7 @@
 //! The `tokens` table. Only SHA-256 hashes of secrets are stored.
 
 use crate::types::{DbTime, db_time, opt_time};
-use crate::{Conn, StoreError};
+use crate::{Conn, Store, StoreError};
 use roster_domain::{LifecycleState, NewTokenSpec, Scopes, Timestamp, TokenInfo};
 
 macro_rules! token_columns {
@@ -45,6 +45,58 @@ struct LookupRow {
     owner_status: Option<String>,
 }
 
+const TOKEN_BY_HASH_SQL: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    ", t.token_hash, u.status AS owner_status FROM tokens t LEFT JOIN users u ON u.id = t.user_id \
+     WHERE t.token_hash = $1"
+);
+
+impl LookupRow {
+    /// Reads the row as the synchronous SQLite reader returns it; the columns are those of the `FromRow` derive.
+    fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            token: TokenRow {
+                id: row.get("id")?,
+                name: row.get("name")?,
+                scopes: row.get("scopes")?,
+                user_id: row.get("user_id")?,
+                created_at: row.get("created_at")?,
+                expires_at: row.get("expires_at")?,
+                revoked_at: row.get("revoked_at")?,
+                disabled_at: row.get("disabled_at")?,
+            },
+            token_hash: row.get("token_hash")?,
+            owner_status: row.get("owner_status")?,
+        })
+    }
+
+    fn into_lookup(self) -> TokenLookup {
+        TokenLookup {
+            token: self.token.into(),
+            token_hash: self.token_hash,
+            owner_status: self.owner_status.as_deref().and_then(LifecycleState::parse),
+        }
+    }
+}
+
+impl Store {
+    /// Finds a token by the hash of its secret, as [`Conn::token_by_hash`] does, on the synchronous SQLite
+    /// reader when there is one. It reads the database on every call too: nothing is cached.
+    pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenLookup>, StoreError> {
+        let read = |c: &rusqlite::Connection| {
+            let mut statement = c.prepare_cached(TOKEN_BY_HASH_SQL)?;
+            let mut rows = statement.query([token_hash])?;
+            rows.next()?.map(LookupRow::from_rusqlite).transpose()
+        };
+        if let Some(row) = self.point_read(read) {
+            return Ok(row.map(LookupRow::into_lookup));
+        }
+
+        self.read().await?.token_by_hash(token_hash).await
+    }
+}
+
 /// A token found by its hash, with its owner's state read in the same query.
 #[derive(Debug, Clone)]
 pub struct TokenLookup {
@@ -76,20 +128,10 @@ impl Conn {
     /// Finds a token by the hash of its secret. Token validity is read here on every request, never cached, so
     /// a revocation or an owner's archive takes effect at once on every node.
     pub async fn token_by_hash(&mut self, token_hash: &str) -> Result<Option<TokenLookup>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            token_columns!(),
-            ", t.token_hash, u.status AS owner_status FROM tokens t LEFT JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1"
-        );
         let row = with_conn!(self, |c| {
-            sqlx::query_as::<_, LookupRow>(sql).bind(token_hash).fetch_optional(c).await?
+            sqlx::query_as::<_, LookupRow>(TOKEN_BY_HASH_SQL).bind(token_hash).fetch_optional(c).await?
         });
-        Ok(row.map(|r| TokenLookup {
-            token: r.token.into(),
-            token_hash: r.token_hash,
-            owner_status: r.owner_status.as_deref().and_then(LifecycleState::parse),
-        }))
+        Ok(row.map(LookupRow::into_lookup))
     }
 
     pub async fn token_by_id(&mut self, id: i64) -> Result<Option<TokenInfo>, StoreError> {

@@ -59,6 +59,13 @@ impl<'r> Decode<'r, Postgres> for DbTime {
     }
 }
 
+impl rusqlite::types::FromSql for DbTime {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let text = value.as_str()?;
+        Timestamp::parse(text).map(DbTime).ok_or_else(|| rusqlite::types::FromSqlError::Other(format!("invalid stored timestamp {text:?}").into()))
+    }
+}
+
 pub(crate) fn opt_time(value: Option<DbTime>) -> Option<Timestamp> {
     value.map(|t| t.0)
 }

@@ -2,7 +2,7 @@
 
 use crate::filter_sql::push_filter;
 use crate::types::{DbTime, Param, SqlBuf, db_time, opt_time};
-use crate::{Conn, StoreError};
+use crate::{Conn, Store, StoreError};
 use roster_domain::filter::{Filter, FilterValue, Sort, SortDirection, SortKey};
 use crate::roles::AssignmentRow;
 use roster_domain::{LifecycleState, RoleAssignment, Timestamp, User, fold};
@@ -159,6 +159,79 @@ macro_rules! user_with_grants_sql {
              ORDER BY ra.role_type_id, ra.resource_type, ra.resource_id, ra.source, ra.source_ref"
         )
     };
+}
+
+const USER_WITH_GRANTS_BY_ID: &str = user_with_grants_sql!("u.id = $1");
+const USER_WITH_GRANTS_BY_EMAIL: &str = user_with_grants_sql!("u.email_folded = $1");
+
+impl UserGrantRow {
+    /// Reads the row as the synchronous SQLite reader returns it; the columns are those of the `FromRow` derive.
+    fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let user = UserRow {
+            id: row.get("id")?,
+            first_name: row.get("first_name")?,
+            last_name: row.get("last_name")?,
+            email: row.get("email")?,
+            user_name: row.get("user_name")?,
+            unique_id: row.get("unique_id")?,
+            external_id: row.get("external_id")?,
+            mobile_number: row.get("mobile_number")?,
+            job_title: row.get("job_title")?,
+            department: row.get("department")?,
+            manager_id: row.get("manager_id")?,
+            start_date: row.get("start_date")?,
+            end_date: row.get("end_date")?,
+            custom_attributes: row.get("custom_attributes")?,
+            scim_attributes: row.get("scim_attributes")?,
+            status: row.get("status")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+            archived_at: row.get("archived_at")?,
+        };
+        Ok(Self {
+            user,
+            role_type_id: row.get("role_type_id")?,
+            role_type_name: row.get("role_type_name")?,
+            resource_type: row.get("resource_type")?,
+            resource_id: row.get("resource_id")?,
+            source: row.get("source")?,
+            source_ref: row.get("source_ref")?,
+            approved_by: row.get("approved_by")?,
+            reason: row.get("reason")?,
+            expires_at: row.get("expires_at")?,
+            granted_at: row.get("granted_at")?,
+        })
+    }
+}
+
+impl Store {
+    /// Loads a user that is not deleted together with its grants, as [`Conn::user_with_grants_by_id`] does, on
+    /// the synchronous SQLite reader when there is one.
+    pub async fn user_with_grants_by_id(&self, id: i64) -> Result<Option<(User, Vec<RoleAssignment>)>, StoreError> {
+        if let Some(rows) = self.point_read(|c| user_grant_rows(c, USER_WITH_GRANTS_BY_ID, rusqlite::types::Value::Integer(id))) {
+            return fold_user_grants(rows);
+        }
+
+        self.read().await?.user_with_grants_by_id(id).await
+    }
+
+    /// Loads the user that is not deleted with this email (compared case-insensitively) and its grants, on the
+    /// synchronous SQLite reader when there is one.
+    pub async fn user_with_grants_by_email(&self, email: &str) -> Result<Option<(User, Vec<RoleAssignment>)>, StoreError> {
+        let folded = rusqlite::types::Value::Text(fold(email));
+        if let Some(rows) = self.point_read(|c| user_grant_rows(c, USER_WITH_GRANTS_BY_EMAIL, folded)) {
+            return fold_user_grants(rows);
+        }
+
+        self.read().await?.user_with_grants_by_email(email).await
+    }
+}
+
+fn user_grant_rows(c: &rusqlite::Connection, sql: &str, key: rusqlite::types::Value) -> rusqlite::Result<Vec<UserGrantRow>> {
+    let mut statement = c.prepare_cached(sql)?;
+    let rows = statement.query_map([key], UserGrantRow::from_rusqlite)?;
+    rows.collect()
 }
 
 /// The start of a page of users.
@@ -338,7 +411,7 @@ impl Conn {
     /// Loads a user that is not deleted together with its grants, in one query.
     pub async fn user_with_grants_by_id(&mut self, id: i64) -> Result<Option<(User, Vec<RoleAssignment>)>, StoreError> {
         let rows = with_conn!(self, |c| {
-            sqlx::query_as::<_, UserGrantRow>(user_with_grants_sql!("u.id = $1")).bind(id).fetch_all(c).await?
+            sqlx::query_as::<_, UserGrantRow>(USER_WITH_GRANTS_BY_ID).bind(id).fetch_all(c).await?
         });
         fold_user_grants(rows)
     }
@@ -346,7 +419,7 @@ impl Conn {
     /// Loads the user that is not deleted with this email (compared case-insensitively) and its grants.
     pub async fn user_with_grants_by_email(&mut self, email: &str) -> Result<Option<(User, Vec<RoleAssignment>)>, StoreError> {
         let rows = with_conn!(self, |c| {
-            sqlx::query_as::<_, UserGrantRow>(user_with_grants_sql!("u.email_folded = $1")).bind(fold(email)).fetch_all(c).await?
+            sqlx::query_as::<_, UserGrantRow>(USER_WITH_GRANTS_BY_EMAIL).bind(fold(email)).fetch_all(c).await?
         });
         fold_user_grants(rows)
     }

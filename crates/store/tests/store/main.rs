@@ -16,6 +16,7 @@ mod lists;
 mod migrations;
 mod roles;
 mod scheduled;
+mod point_reads;
 mod settings;
 mod snapshots;
 mod tokens;
