@@ -1,6 +1,6 @@
 //! Opaque keyset cursors for cursor pagination (RFC 9865).
 //!
-//! A cursor holds the resource type, the sort key and direction of the request that produced it, and the sort
+//! A cursor contains the resource type, the sort key and direction of the request that produced it, and the sort
 //! value and id of the last resource on its page. The next page continues after that resource, so a cursor never
 //! expires and pages stay consistent while resources are created or deleted in between. Cursors are the hex form
 //! of that text, so clients treat them as opaque strings.
@@ -8,7 +8,7 @@
 use crate::scim::error::ScimApiError;
 use axum::http::StatusCode;
 
-/// The `scimType` of a cursor that this server did not issue, or issued for another query .
+/// The `scimType` of a cursor that this server did not issue, or issued for another query, as RFC 9865 names it.
 const INVALID_CURSOR: &str = "invalidCursor";
 
 /// Separates the fields of a cursor's text. The value comes last, so it may contain the separator.
@@ -82,7 +82,7 @@ impl Cursor {
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -91,7 +91,7 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Returns the 400 `invalidCursor` error  with `detail`.
+/// Returns the 400 `invalidCursor` error of RFC 9865 with `detail`.
 pub fn invalid_cursor(detail: impl Into<String>) -> ScimApiError {
     ScimApiError::new(StatusCode::BAD_REQUEST, Some(INVALID_CURSOR), detail)
 }

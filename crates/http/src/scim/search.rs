@@ -1,9 +1,9 @@
 //! `POST /.search` at the root (RFC 7644 §3.4.3): one query over Users and Groups.
 //!
 //! The result lists the matching users first, then the matching groups, each in id order, and `startIndex` and
-//! `count` page through that combined list. The filter is translated once for each type. When it cannot be
-//! translated for one type, because it names an attribute or uses an operator that type lacks, it matches none of
-//! that type; when it fails for both, the request fails with the Users error.
+//! `count` page through that combined list. The filter is translated once for each type. A filter that names an
+//! attribute or uses an operator one type lacks matches none of that type. A filter that fits neither type fails
+//! with the error of the Users translation.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -6,7 +6,7 @@ use super::*;
 async fn walk_pages(server: &TestServer, path: &str, query: &str) -> anyhow::Result<Vec<Vec<String>>> {
     let mut pages = Vec::new();
     let mut cursor = String::new();
-    // Each page holds at least one resource, so a correct server ends well within this bound.
+    // Each page contains at least one resource, so a correct server ends well within this bound.
     for _ in 0..20 {
         let reply = get(server, &format!("{path}?{query}&cursor={cursor}")).await?;
         ensure!(reply.status == StatusCode::OK, "page after {cursor:?} failed: {}", reply.describe());
@@ -92,8 +92,8 @@ api_test!(invalid_cursors, |server| {
     let group_cursor = get(&server, "/Groups?count=1&cursor=").await?.body["nextCursor"].as_str().map(str::to_string).unwrap_or_default();
 
     let cases = [
-        format!("/Users?cursor=not-a-cursor"),
-        format!("/Users?cursor=abc"),
+        "/Users?cursor=not-a-cursor".to_string(),
+        "/Users?cursor=abc".to_string(),
         format!("/Users?cursor={user_cursor}&sortBy=userName"),
         format!("/Users?cursor={user_cursor}&sortOrder=descending"),
         format!("/Users?cursor={group_cursor}"),
