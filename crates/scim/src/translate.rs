@@ -16,8 +16,8 @@
 //!
 //! The single-valued strings that Roster keeps as sent (`displayName`, `nickName`, `profileUrl`, `userType`,
 //! `preferredLanguage`, `locale`, `timezone`, the other sub-attributes of `name`, and the enterprise
-//! `costCenter`, `organization` and `division`) are filtered in the stored JSON. RFC 7643 §8.7.1 defines every one
-//! of them with `caseExact` false, so they ignore case.
+//! `costCenter`, `organization` and `division`) are filtered in the stored JSON. The User schemas that `/Schemas`
+//! serves declare each of them with `caseExact` false, so they ignore case.
 
 use crate::error::{ScimError, ScimType};
 use crate::filter::{AttrPath, CompValue, CompareOp, ScimFilter};
