@@ -23,6 +23,63 @@ pub enum UserAttr {
     EndDate,
     CreatedAt,
     UpdatedAt,
+    /// A SCIM attribute kept as sent in the user's `scim_attributes` object.
+    Stored(StoredAttr),
+}
+
+/// The enterprise extension's key in a user's `scim_attributes` (RFC 7643 §4.3).
+const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// A single-valued string attribute of SCIM's core or enterprise User schema that Roster keeps as sent, in the
+/// user's `scim_attributes` object, instead of in a column of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoredAttr {
+    DisplayName,
+    NickName,
+    ProfileUrl,
+    UserType,
+    PreferredLanguage,
+    Locale,
+    Timezone,
+    NameFormatted,
+    NameMiddleName,
+    NameHonorificPrefix,
+    NameHonorificSuffix,
+    CostCenter,
+    Organization,
+    Division,
+}
+
+impl StoredAttr {
+    /// Returns the object keys that lead to the value in `scim_attributes`, outermost first.
+    pub fn json_path(&self) -> &'static [&'static str] {
+        match self {
+            Self::DisplayName => &["displayName"],
+            Self::NickName => &["nickName"],
+            Self::ProfileUrl => &["profileUrl"],
+            Self::UserType => &["userType"],
+            Self::PreferredLanguage => &["preferredLanguage"],
+            Self::Locale => &["locale"],
+            Self::Timezone => &["timezone"],
+            Self::NameFormatted => &["name", "formatted"],
+            Self::NameMiddleName => &["name", "middleName"],
+            Self::NameHonorificPrefix => &["name", "honorificPrefix"],
+            Self::NameHonorificSuffix => &["name", "honorificSuffix"],
+            Self::CostCenter => &[ENTERPRISE_USER, "costCenter"],
+            Self::Organization => &[ENTERPRISE_USER, "organization"],
+            Self::Division => &[ENTERPRISE_USER, "division"],
+        }
+    }
+
+    /// Returns the attribute's value in a `scim_attributes` object, if it is a string.
+    pub fn lookup<'a>(&self, attributes: &'a serde_json::Map<String, serde_json::Value>) -> Option<&'a str> {
+        let (first, rest) = self.json_path().split_first()?;
+        let mut value = attributes.get(*first)?;
+        for key in rest {
+            value = value.get(*key)?;
+        }
+        value.as_str()
+    }
 }
 
 /// A comparison operator, named as in RFC 7644 §3.4.2.2.
@@ -65,6 +122,8 @@ pub enum Filter {
     Present(UserAttr),
     /// The user holds at least one assignment of the role type.
     HasRole(i64),
+    /// The user is a member of this group, or of any group for `None`.
+    InGroup(Option<i64>),
     /// The user's lifecycle state is one of these.
     StatusIn(Vec<LifecycleState>),
 }
@@ -94,6 +153,8 @@ pub enum SortKey {
     UserName,
     CreatedAt,
     UpdatedAt,
+    /// SCIM's `displayName`, ignoring case; users without one sort as the empty string.
+    DisplayName,
 }
 
 impl SortKey {
@@ -114,6 +175,7 @@ impl SortKey {
             Self::UserName => "user_name",
             Self::CreatedAt => "created_at",
             Self::UpdatedAt => "updated_at",
+            Self::DisplayName => "display_name",
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod user;
 pub use audit::{AuditEntry, AuditRecord, Change, Changes};
 pub use error::{FieldError, ValidationErrors};
 pub use group::{Group, GroupChange, GroupFilter, GroupMember};
-pub use filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, UserAttr};
+pub use filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, StoredAttr, UserAttr};
 pub use role::{DirectGrant, RoleAssignment, RoleKey, RoleSource, RoleType, RoleTypeInput, RoleTypePatch};
 pub use scope::{Scope, Scopes};
 pub use time::Timestamp;

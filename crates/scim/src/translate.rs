@@ -13,18 +13,25 @@
 //! keeps the ones a SCIM client sent. A mapped email sent with `"type": "home"` is therefore shown as home and still
 //! matched here as work.
 //! Other emails and phone numbers that a client sends are stored intact but are not searched.
+//!
+//! The single-valued strings that Roster keeps as sent (`displayName`, `nickName`, `profileUrl`, `userType`,
+//! `preferredLanguage`, `locale`, `timezone`, the other sub-attributes of `name`, and the enterprise
+//! `costCenter`, `organization` and `division`) are filtered in the stored JSON. The User schemas that `/Schemas`
+//! serves declare each of them with `caseExact` false, so they ignore case.
 
 use crate::error::{ScimError, ScimType};
 use crate::filter::{AttrPath, CompValue, CompareOp, ScimFilter};
 use crate::normalise::normalise_bool;
 use crate::parser::{parse_attr_path_only, parse_filter};
 use crate::schema;
-use roster_domain::{CmpOp, Filter, FilterValue, LifecycleState, SortKey, Timestamp, UserAttr, fold};
+use roster_domain::{CmpOp, Filter, FilterValue, LifecycleState, SortKey, StoredAttr, Timestamp, UserAttr, fold};
 
 /// The attributes that [`translate_user_filter`] accepts, for error messages.
-const FILTERABLE: &str = "id, externalId, userName, name.givenName, name.familyName, emails, phoneNumbers, title, \
-                          active, meta.created, meta.lastModified, and the enterprise employeeNumber, department and \
-                          manager.value";
+const FILTERABLE: &str = "id, externalId, userName, name (givenName, familyName, formatted, middleName, \
+                          honorificPrefix, honorificSuffix), displayName, nickName, profileUrl, userType, \
+                          preferredLanguage, locale, timezone, emails, phoneNumbers, title, active, groups.value, \
+                          meta.created, meta.lastModified, and the enterprise employeeNumber, department, costCenter, organization, \
+                          division and manager.value";
 
 /// Parses a SCIM filter and translates it for the Users endpoint.
 pub fn parse_user_filter(text: &str) -> Result<Filter, ScimError> {
@@ -54,14 +61,15 @@ pub fn translate_user_sort_by(sort_by: &str) -> Result<SortKey, ScimError> {
         ("name", Some("familyname")) => Some(SortKey::LastName),
         ("meta", Some("created")) => Some(SortKey::CreatedAt),
         ("meta", Some("lastmodified")) => Some(SortKey::UpdatedAt),
+        ("displayname", None) => Some(SortKey::DisplayName),
         _ => None,
     };
     key.ok_or_else(|| {
         ScimError::new(
             ScimType::InvalidValue,
             format!(
-                "users cannot be sorted by {path}; sort by userName, id, name.familyName, meta.created or \
-                 meta.lastModified"
+                "users cannot be sorted by {path}; sort by userName, id, displayName, name.familyName, \
+                 meta.created or meta.lastModified"
             ),
         )
     })
@@ -85,6 +93,8 @@ enum Container {
     /// The enterprise `manager`.
     Manager,
     Meta,
+    /// The read-only `groups`, whose `value` is a group id.
+    Groups,
 }
 
 /// A multi-valued attribute of which Roster stores exactly one value, and the fixed `type` it renders that value
@@ -109,6 +119,8 @@ enum Field {
     Active,
     /// A sub-attribute of a stored email or phone number whose value is fixed, or absent.
     Fixed(Option<FixedValue>),
+    /// `groups.value`: the id of a group the user is a member of.
+    GroupId,
 }
 
 #[derive(Clone, Copy)]
@@ -175,8 +187,9 @@ fn schema_of(path: &AttrPath) -> Result<UserSchema, ScimError> {
     }
 }
 
-// TODO: displayName, nickName, addresses, roles, groups and the other attributes stored intact are not yet
-// filterable, and are rejected with invalidFilter.
+// TODO: the multi-valued attributes kept as sent (addresses, ims, photos, entitlements, x509Certificates, and the
+// emails and phone numbers other than the mapped ones) and roles are not filterable, and are rejected with
+// invalidFilter.
 fn resolve_top_level(path: &AttrPath) -> Result<Resolved, ScimError> {
     let schema = schema_of(path)?;
     let name = path.name.to_ascii_lowercase();
@@ -192,18 +205,29 @@ fn resolve_top_level(path: &AttrPath) -> Result<Resolved, ScimError> {
         ("username", None) => column(UserAttr::UserName, text),
         ("title", None) => column(UserAttr::JobTitle, text),
         ("active", None) => Some(Resolved { field: Field::Active, guard: None }),
+        ("displayname", None) => column(UserAttr::Stored(StoredAttr::DisplayName), text),
+        ("nickname", None) => column(UserAttr::Stored(StoredAttr::NickName), text),
+        ("profileurl", None) => column(UserAttr::Stored(StoredAttr::ProfileUrl), text),
+        ("usertype", None) => column(UserAttr::Stored(StoredAttr::UserType), text),
+        ("preferredlanguage", None) => column(UserAttr::Stored(StoredAttr::PreferredLanguage), text),
+        ("locale", None) => column(UserAttr::Stored(StoredAttr::Locale), text),
+        ("timezone", None) => column(UserAttr::Stored(StoredAttr::Timezone), text),
         ("name", None) => return Err(complex_without_sub_attribute(path, "name.givenName or name.familyName")),
         ("meta", None) => return Err(complex_without_sub_attribute(path, "meta.created or meta.lastModified")),
         ("name", sub) => resolve_in_container(Container::Name, sub).map(|field| Resolved { field, guard: None }),
         ("meta", sub) => resolve_in_container(Container::Meta, sub).map(|field| Resolved { field, guard: None }),
         ("emails", sub) => resolve_stored(EMAILS, sub),
         ("phonenumbers", sub) => resolve_stored(PHONE_NUMBERS, sub),
+        ("groups", sub) => resolve_in_container(Container::Groups, sub).map(|field| Resolved { field, guard: None }),
         _ => None,
     };
     let enterprise = || match (name.as_str(), sub_attribute) {
         _ if schema == UserSchema::Core => None,
         ("employeenumber", None) => column(UserAttr::UniqueId, text),
         ("department", None) => column(UserAttr::Department, text),
+        ("costcenter", None) => column(UserAttr::Stored(StoredAttr::CostCenter), text),
+        ("organization", None) => column(UserAttr::Stored(StoredAttr::Organization), text),
+        ("division", None) => column(UserAttr::Stored(StoredAttr::Division), text),
         // `manager` is complex; a client that leaves out `.value` can only mean the manager's id.
         ("manager", sub) => resolve_in_container(Container::Manager, sub).map(|field| Resolved { field, guard: None }),
         _ => None,
@@ -233,7 +257,12 @@ fn resolve_in_container(container: Container, sub_attribute: Option<&str>) -> Op
         (Container::Stored(_), Some("display")) => Some(Field::Fixed(None)),
         (Container::Name, Some("givenname")) => column(UserAttr::FirstName, text),
         (Container::Name, Some("familyname")) => column(UserAttr::LastName, text),
+        (Container::Name, Some("formatted")) => column(UserAttr::Stored(StoredAttr::NameFormatted), text),
+        (Container::Name, Some("middlename")) => column(UserAttr::Stored(StoredAttr::NameMiddleName), text),
+        (Container::Name, Some("honorificprefix")) => column(UserAttr::Stored(StoredAttr::NameHonorificPrefix), text),
+        (Container::Name, Some("honorificsuffix")) => column(UserAttr::Stored(StoredAttr::NameHonorificSuffix), text),
         (Container::Manager, None | Some("value")) => column(UserAttr::ManagerId, ColumnKind::Id),
+        (Container::Groups, None | Some("value")) => Some(Field::GroupId),
         (Container::Meta, Some("created")) => column(UserAttr::CreatedAt, ColumnKind::Timestamp),
         (Container::Meta, Some("lastmodified")) => column(UserAttr::UpdatedAt, ColumnKind::Timestamp),
         _ => None,
@@ -255,13 +284,14 @@ fn resolve_container(path: &AttrPath) -> Result<Container, ScimError> {
         "phonenumbers" if schema != UserSchema::Enterprise => Some(Container::Stored(PHONE_NUMBERS)),
         "name" if schema != UserSchema::Enterprise => Some(Container::Name),
         "meta" if schema != UserSchema::Enterprise => Some(Container::Meta),
+        "groups" if schema != UserSchema::Enterprise => Some(Container::Groups),
         "manager" if schema != UserSchema::Core => Some(Container::Manager),
         _ => None,
     };
     container.ok_or_else(|| {
         ScimError::invalid_filter(format!(
             "Users cannot be filtered on values of {path}; value filters work on emails, phoneNumbers, name, \
-             meta and the enterprise manager"
+             meta, groups and the enterprise manager"
         ))
     })
 }
@@ -329,6 +359,7 @@ fn presence(field: Field) -> Filter {
         Field::Active => Filter::All,
         Field::Fixed(Some(_)) => Filter::All,
         Field::Fixed(None) => nothing(),
+        Field::GroupId => Filter::InGroup(None),
     }
 }
 
@@ -352,6 +383,7 @@ fn compare(field: Field, op: CompareOp, value: &CompValue, path: &AttrPath) -> R
         Field::Column { attr, kind: ColumnKind::Id } => compare_id(attr, op, value, path),
         Field::Column { attr, kind: ColumnKind::Timestamp } => compare_timestamp(attr, op, value, path),
         Field::Active => compare_active(op, value, path),
+        Field::GroupId => compare_group_id(op, value, path),
         Field::Fixed(Some(FixedValue::Text(fixed))) => {
             let CompValue::String(text) = value else {
                 return Err(wrong_value_type(path, "a string", "a double-quoted string such as \"work\""));
@@ -401,6 +433,25 @@ fn compare_id(attr: UserAttr, op: CompareOp, value: &CompValue, path: &AttrPath)
             Err(ScimError::invalid_filter(format!("{path} does not support {op}; use eq, ne, gt, ge, lt, le or pr")))
         }
     }
+}
+
+/// Compares `groups.value`, which holds the ids of the user's groups. Only `eq` has one meaning for a
+/// multi-valued attribute, "some value equals"; write `not (groups.value eq "7")` for "not in group 7".
+fn compare_group_id(op: CompareOp, value: &CompValue, path: &AttrPath) -> Result<Filter, ScimError> {
+    if op != CompareOp::Eq {
+        return Err(ScimError::invalid_filter(format!(
+            "{path} supports eq and pr, not {op}; write not ({path} eq \"42\") for users outside a group"
+        )));
+    }
+    let id = match value {
+        CompValue::String(text) => text.parse::<i64>().ok().filter(|id| id.to_string() == *text),
+        CompValue::Number(literal) => literal.parse::<i64>().ok(),
+        CompValue::Bool(_) | CompValue::Null => {
+            return Err(wrong_value_type(path, "a group id", "a double-quoted id such as \"42\""));
+        }
+    };
+    // A string that is not the decimal form of an integer is no group's id.
+    Ok(id.map_or_else(nothing, |id| Filter::InGroup(Some(id))))
 }
 
 fn compare_timestamp(attr: UserAttr, op: CompareOp, value: &CompValue, path: &AttrPath) -> Result<Filter, ScimError> {

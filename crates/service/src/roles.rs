@@ -188,6 +188,14 @@ impl Roster {
         Ok(conn.assignments_of_users(user_ids).await?)
     }
 
+    /// Lists the groups of several users, as (group id, display name), in one query. Requires `users:read`.
+    pub async fn groups_of_users(&self, actor: &Actor, user_ids: &[i64]) -> Result<HashMap<i64, Vec<(i64, String)>>> {
+        actor.require(Scope::UsersRead)?;
+
+        let mut conn = self.store.read().await?;
+        Ok(conn.groups_of_users(user_ids).await?)
+    }
+
     /// Makes the user's direct grants equal `desired`, all or nothing. Requested grants with another source are
     /// ignored, because their source keeps them. Requires `roles:write`.
     pub async fn sync_roles(

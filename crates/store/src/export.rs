@@ -317,15 +317,17 @@ impl Conn {
             ExportRecord::Users(r) => {
                 let fold = |v: &Option<String>| v.as_deref().map(roster_domain::fold);
                 let fold_or_empty = |v: &Option<String>| v.as_deref().map(roster_domain::fold).unwrap_or_default();
+                let scim_attributes_folded = crate::users::folded_scim_text(r.id, &r.scim_attributes)?;
                 with_conn!(self, |c| {
-                    sqlx::query("INSERT INTO users (id, first_name, first_name_folded, last_name, last_name_folded, email, email_folded, user_name, user_name_folded, unique_id, unique_id_folded, external_id, mobile_number, job_title, job_title_folded, department, department_folded, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, origin, version, created_at, updated_at, archived_at, deleted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)")
+                    sqlx::query("INSERT INTO users (id, first_name, first_name_folded, last_name, last_name_folded, email, email_folded, user_name, user_name_folded, unique_id, unique_id_folded, external_id, mobile_number, job_title, job_title_folded, department, department_folded, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, origin, version, created_at, updated_at, archived_at, deleted_at, scim_attributes_folded) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)")
                         .bind(r.id).bind(&r.first_name).bind(fold_or_empty(&r.first_name)).bind(&r.last_name)
                         .bind(fold_or_empty(&r.last_name)).bind(&r.email).bind(fold(&r.email)).bind(&r.user_name)
                         .bind(roster_domain::fold(&r.user_name)).bind(&r.unique_id).bind(fold(&r.unique_id))
                         .bind(&r.external_id).bind(&r.mobile_number).bind(&r.job_title).bind(fold_or_empty(&r.job_title))
                         .bind(&r.department).bind(fold_or_empty(&r.department)).bind(r.manager_id).bind(r.start_date)
                         .bind(r.end_date).bind(&r.custom_attributes).bind(&r.scim_attributes).bind(&r.status).bind(&r.origin).bind(r.version)
-                        .bind(r.created_at).bind(r.updated_at).bind(r.archived_at).bind(r.deleted_at).execute(c).await?;
+                        .bind(r.created_at).bind(r.updated_at).bind(r.archived_at).bind(r.deleted_at)
+                        .bind(&scim_attributes_folded).execute(c).await?;
                 })
             }
             ExportRecord::RoleAssignments(r) => with_conn!(self, |c| {

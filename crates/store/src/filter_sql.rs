@@ -1,19 +1,26 @@
 //! Folds the domain [`Filter`] into a parameterised SQL condition over the `users` table.
 
+use crate::dialect::Backend;
 use crate::types::{Param, SqlBuf};
-use roster_domain::filter::{CmpOp, Filter, FilterValue, UserAttr};
+use roster_domain::filter::{CmpOp, Filter, FilterValue, StoredAttr, UserAttr};
 use roster_domain::fold;
 
 /// The columns that store one attribute.
 struct Column {
-    /// The column as given.
-    raw: &'static str,
-    /// The column holding the folded (lower-case) text, for case-insensitive comparison.
-    folded: Option<&'static str>,
+    /// The column, or the expression, as given.
+    raw: std::borrow::Cow<'static, str>,
+    /// The column or expression holding the folded (lower-case) text, for case-insensitive comparison.
+    folded: Option<std::borrow::Cow<'static, str>>,
 }
 
-fn column(attr: UserAttr) -> Column {
+fn column(attr: UserAttr, backend: Backend) -> Column {
     let (raw, folded) = match attr {
+        UserAttr::Stored(stored) => {
+            return Column {
+                raw: stored_value(backend, "scim_attributes", stored).into(),
+                folded: Some(stored_value(backend, "scim_attributes_folded", stored).into()),
+            };
+        }
         UserAttr::Id => ("id", None),
         UserAttr::Email => ("email", Some("email_folded")),
         UserAttr::UserName => ("user_name", Some("user_name_folded")),
@@ -30,7 +37,33 @@ fn column(attr: UserAttr) -> Column {
         UserAttr::CreatedAt => ("created_at", None),
         UserAttr::UpdatedAt => ("updated_at", None),
     };
-    Column { raw, folded }
+    Column { raw: raw.into(), folded: folded.map(Into::into) }
+}
+
+/// Returns the SQL expression that extracts a stored attribute from a JSON text column, as text or NULL. The keys
+/// come from [`StoredAttr::json_path`], never from a request, so they are written into the SQL text. On
+/// PostgreSQL the result is compared bytewise (`COLLATE "C"`), as SQLite compares text, so `gt` and `lt` agree.
+// NOTE: no index covers these expressions, so a filter on them reads every user row.
+pub(crate) fn stored_value(backend: Backend, json_column: &str, attr: StoredAttr) -> String {
+    let path = attr.json_path();
+    match backend {
+        Backend::Sqlite => {
+            let keys: Vec<String> = path.iter().map(|key| format!(".\"{key}\"")).collect();
+            format!("json_extract({json_column}, '${}')", keys.concat())
+        }
+        Backend::Postgres => {
+            let mut expression = format!("({json_column}::jsonb");
+            for (i, key) in path.iter().enumerate() {
+                let arrow = if i + 1 == path.len() { " ->> " } else { " -> " };
+                expression.push_str(arrow);
+                expression.push('\'');
+                expression.push_str(key);
+                expression.push('\'');
+            }
+            expression.push_str(") COLLATE \"C\"");
+            expression
+        }
+    }
 }
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
@@ -46,22 +79,23 @@ fn escape_like(text: &str) -> String {
 }
 
 /// Appends the condition for `filter` to `buf`.
-pub(crate) fn push_filter(buf: &mut SqlBuf, filter: &Filter) {
+pub(crate) fn push_filter(buf: &mut SqlBuf, filter: &Filter, backend: Backend) {
     match filter {
         Filter::All => {
             buf.push("1 = 1");
         }
-        Filter::And(terms) => push_joined(buf, terms, " AND ", "1 = 1"),
-        Filter::Or(terms) => push_joined(buf, terms, " OR ", "1 = 0"),
+        Filter::And(terms) => push_joined(buf, terms, " AND ", "1 = 1", backend),
+        Filter::Or(terms) => push_joined(buf, terms, " OR ", "1 = 0", backend),
         Filter::Not(inner) => {
             // SQL makes a comparison with a missing (NULL) value unknown, and NOT keeps it unknown. COALESCE makes it
             // false first, so `not (email eq "x")` matches users without an email, as `email ne "x"` does.
             buf.push("NOT COALESCE((");
-            push_filter(buf, inner);
+            push_filter(buf, inner, backend);
             buf.push("), FALSE)");
         }
         Filter::Present(attr) => {
-            let col = column(*attr).raw;
+            let col = column(*attr, backend).raw;
+            let col = col.as_ref();
             buf.push("(").push(col).push(" IS NOT NULL");
             if !matches!(attr, UserAttr::Id | UserAttr::ManagerId | UserAttr::StartDate | UserAttr::EndDate)
                 && !matches!(attr, UserAttr::CreatedAt | UserAttr::UpdatedAt)
@@ -73,6 +107,14 @@ pub(crate) fn push_filter(buf: &mut SqlBuf, filter: &Filter) {
         Filter::HasRole(role_type_id) => {
             buf.push("EXISTS (SELECT 1 FROM role_assignments ra WHERE ra.user_id = users.id AND ra.role_type_id = ");
             buf.bind(Param::Int(*role_type_id));
+            buf.push(")");
+        }
+        Filter::InGroup(group_id) => {
+            buf.push("EXISTS (SELECT 1 FROM group_members gm WHERE gm.user_id = users.id");
+            if let Some(group_id) = group_id {
+                buf.push(" AND gm.group_id = ");
+                buf.bind(Param::Int(*group_id));
+            }
             buf.push(")");
         }
         Filter::StatusIn(states) => {
@@ -89,11 +131,13 @@ pub(crate) fn push_filter(buf: &mut SqlBuf, filter: &Filter) {
             }
             buf.push(")");
         }
-        Filter::Cmp { attr, op, value, case_exact } => push_comparison(buf, *attr, *op, value, *case_exact),
+        Filter::Cmp { attr, op, value, case_exact } => {
+            push_comparison(buf, *attr, *op, value, *case_exact, backend);
+        }
     }
 }
 
-fn push_joined(buf: &mut SqlBuf, terms: &[Filter], joiner: &str, empty: &str) {
+fn push_joined(buf: &mut SqlBuf, terms: &[Filter], joiner: &str, empty: &str, backend: Backend) {
     if terms.is_empty() {
         buf.push(empty);
         return;
@@ -103,22 +147,24 @@ fn push_joined(buf: &mut SqlBuf, terms: &[Filter], joiner: &str, empty: &str) {
         if i > 0 {
             buf.push(joiner);
         }
-        push_filter(buf, term);
+        push_filter(buf, term, backend);
     }
     buf.push(")");
 }
 
-fn push_comparison(buf: &mut SqlBuf, attr: UserAttr, op: CmpOp, value: &FilterValue, case_exact: bool) {
-    let col = column(attr);
+fn push_comparison(buf: &mut SqlBuf, attr: UserAttr, op: CmpOp, value: &FilterValue, case_exact: bool, backend: Backend) {
+    let col = column(attr, backend);
+    // Only real folded columns have an index that a prefix range can use.
+    let indexed = !matches!(attr, UserAttr::Stored(_));
 
     let (column_name, param, bytewise) = match value {
-        FilterValue::Text(text) => match (case_exact, col.folded) {
-            (false, Some(folded)) => (folded, fold(text), true),
-            _ => (col.raw, text.clone(), false),
+        FilterValue::Text(text) => match (case_exact, &col.folded) {
+            (false, Some(folded)) => (folded.as_ref(), fold(text), indexed),
+            _ => (col.raw.as_ref(), text.clone(), false),
         },
-        FilterValue::Int(v) => return push_ordered(buf, col.raw, op, Param::Int(*v)),
-        FilterValue::Date(v) => return push_ordered(buf, col.raw, op, Param::Date(*v)),
-        FilterValue::Time(v) => return push_ordered(buf, col.raw, op, Param::Time(*v)),
+        FilterValue::Int(v) => return push_ordered(buf, &col.raw, op, Param::Int(*v)),
+        FilterValue::Date(v) => return push_ordered(buf, &col.raw, op, Param::Date(*v)),
+        FilterValue::Time(v) => return push_ordered(buf, &col.raw, op, Param::Time(*v)),
     };
 
     match op {
@@ -191,7 +237,7 @@ mod tests {
     #[test]
     fn contains_is_escaped_and_folded() {
         let mut buf = SqlBuf::default();
-        push_filter(&mut buf, &Filter::text(UserAttr::Email, CmpOp::Co, "50%_Off"));
+        push_filter(&mut buf, &Filter::text(UserAttr::Email, CmpOp::Co, "50%_Off"), Backend::Sqlite);
         assert_eq!(buf.sql, "email_folded LIKE $1 ESCAPE '\\'");
         assert_eq!(buf.params, vec![Param::Text("%50\\%\\_off%".into())]);
     }
@@ -199,7 +245,7 @@ mod tests {
     #[test]
     fn starts_with_adds_index_range() {
         let mut buf = SqlBuf::default();
-        push_filter(&mut buf, &Filter::text(UserAttr::Email, CmpOp::Sw, "Ann"));
+        push_filter(&mut buf, &Filter::text(UserAttr::Email, CmpOp::Sw, "Ann"), Backend::Sqlite);
         assert_eq!(buf.sql, "(email_folded >= $1 AND email_folded < $2 AND email_folded LIKE $3 ESCAPE '\\')");
         assert_eq!(
             buf.params,
@@ -211,8 +257,31 @@ mod tests {
     fn or_and_not_nest() {
         let filter = Filter::Not(Box::new(Filter::Or(vec![Filter::HasRole(1), Filter::HasRole(2)])));
         let mut buf = SqlBuf::default();
-        push_filter(&mut buf, &filter);
+        push_filter(&mut buf, &filter, Backend::Sqlite);
         assert!(buf.sql.starts_with("NOT COALESCE(((EXISTS"), "{}", buf.sql);
         assert_eq!(buf.params.len(), 2);
+    }
+
+    #[test]
+    fn stored_attribute_extracts_folded_json() {
+        let filter = Filter::text(UserAttr::Stored(StoredAttr::CostCenter), CmpOp::Sw, "Ab");
+        let expected = [
+            (
+                Backend::Sqlite,
+                "json_extract(scim_attributes_folded, \
+                 '$.\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\".\"costCenter\"') LIKE $1 ESCAPE '\\'",
+            ),
+            (
+                Backend::Postgres,
+                "(scim_attributes_folded::jsonb -> 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User' \
+                 ->> 'costCenter') COLLATE \"C\" LIKE $1 ESCAPE '\\'",
+            ),
+        ];
+        for (backend, sql) in expected {
+            let mut buf = SqlBuf::default();
+            push_filter(&mut buf, &filter, backend);
+            assert_eq!(buf.sql, sql);
+            assert_eq!(buf.params, vec![Param::Text("ab%".into())]);
+        }
     }
 }

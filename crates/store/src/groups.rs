@@ -51,6 +51,9 @@ pub struct GroupQuery {
     pub descending: bool,
     pub offset: u64,
     pub limit: u32,
+    /// Continue after the group with this folded display name (ignored when sorting by id) and id: keyset
+    /// pagination, which [`GroupQuery::offset`] then follows.
+    pub after: Option<(String, i64)>,
 }
 
 fn push_group_filter(buf: &mut SqlBuf, filter: &GroupFilter) {
@@ -190,7 +193,21 @@ impl Conn {
     pub async fn list_groups(&mut self, query: &GroupQuery) -> Result<Vec<Group>, StoreError> {
         let mut buf = SqlBuf::new(concat!("SELECT ", group_columns!(), " FROM groups WHERE "));
         push_group_filter(&mut buf, &query.filter);
-        let direction = if query.descending { " DESC" } else { " ASC" };
+        let (comparison, direction) = if query.descending { (" < ", " DESC") } else { (" > ", " ASC") };
+        match &query.after {
+            Some((display_name, id)) if query.by_display_name => {
+                buf.push(" AND (display_name_folded, id)").push(comparison).push("(");
+                buf.bind(Param::Text(display_name.clone()));
+                buf.push(", ");
+                buf.bind(Param::Int(*id));
+                buf.push(")");
+            }
+            Some((_, id)) => {
+                buf.push(" AND id").push(comparison);
+                buf.bind(Param::Int(*id));
+            }
+            None => {}
+        }
         if query.by_display_name {
             buf.push(" ORDER BY display_name_folded").push(direction).push(", id").push(direction);
         } else {
@@ -260,6 +277,39 @@ impl Conn {
                 .await?
         });
         Ok(ids)
+    }
+
+    /// Lists the groups of several users at once, as (group id, display name) in group id order, so that a page of
+    /// users costs one query instead of one per user. Users in no group have no entry.
+    pub async fn groups_of_users(
+        &mut self,
+        user_ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<(i64, String)>>, StoreError> {
+        let mut groups: std::collections::HashMap<i64, Vec<(i64, String)>> = std::collections::HashMap::new();
+        if user_ids.is_empty() {
+            return Ok(groups);
+        }
+
+        let mut buf = SqlBuf::new(
+            "SELECT gm.user_id, g.id, g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+             WHERE gm.user_id IN (",
+        );
+        for (i, id) in user_ids.iter().enumerate() {
+            if i > 0 {
+                buf.push(", ");
+            }
+            buf.bind(Param::Int(*id));
+        }
+        buf.push(") ORDER BY gm.user_id, g.id");
+
+        let SqlBuf { sql, params } = buf;
+        let rows = with_conn!(self, |c| {
+            bind_params!(sqlx::query_as::<_, (i64, i64, String)>(sqlx::AssertSqlSafe(sql)), &params).fetch_all(c).await?
+        });
+        for (user_id, group_id, display_name) in rows {
+            groups.entry(user_id).or_default().push((group_id, display_name));
+        }
+        Ok(groups)
     }
 
     /// Removes a user from every group and returns the groups it left.

@@ -38,7 +38,17 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_jml.sql"),
         postgres: include_str!("../migrations/postgres/0004_jml.sql"),
     },
+    Migration {
+        version: FOLDED_SCIM_ATTRIBUTES,
+        description: "folded copy of SCIM attributes kept as sent",
+        sqlite: include_str!("../migrations/sqlite/0005_scim_attributes_folded.sql"),
+        postgres: include_str!("../migrations/postgres/0005_scim_attributes_folded.sql"),
+    },
 ];
+
+/// The migration that adds `users.scim_attributes_folded`, which Rust code then fills in the same transaction,
+/// because the database cannot fold text as Roster does.
+const FOLDED_SCIM_ATTRIBUTES: i64 = 5;
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    BIGINT PRIMARY KEY,
@@ -84,6 +94,10 @@ pub(crate) async fn run(store: &Store) -> Result<Vec<i64>, StoreError> {
                 .execute(&mut *c)
                 .await?;
         });
+        if migration.version == FOLDED_SCIM_ATTRIBUTES {
+            let filled = conn.fill_folded_scim_attributes().await?;
+            tracing::info!(users = filled, "filled the folded SCIM attributes of existing users");
+        }
         conn.commit().await?;
 
         tracing::info!(version = migration.version, description = migration.description, "applied migration");

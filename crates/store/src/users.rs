@@ -1,9 +1,10 @@
 //! The `users` table.
 
-use crate::filter_sql::push_filter;
+use crate::dialect::Backend;
+use crate::filter_sql::{push_filter, stored_value};
 use crate::types::{DbTime, Param, SqlBuf, db_time, opt_time};
 use crate::{Conn, Store, StoreError};
-use roster_domain::filter::{Filter, FilterValue, Sort, SortDirection, SortKey};
+use roster_domain::filter::{Filter, FilterValue, Sort, SortDirection, SortKey, StoredAttr};
 use crate::roles::AssignmentRow;
 use roster_domain::{LifecycleState, RoleAssignment, Timestamp, User, fold};
 use std::collections::BTreeMap;
@@ -89,6 +90,31 @@ fn custom_json(user: &User) -> String {
 
 fn scim_json(user: &User) -> String {
     serde_json::Value::Object(user.scim_attributes.clone()).to_string()
+}
+
+/// Returns `scim_attributes` with every string value folded (keys unchanged), as stored in
+/// `scim_attributes_folded` so that filters on attributes kept as sent can ignore case.
+pub(crate) fn folded_scim_json(attributes: &serde_json::Map<String, serde_json::Value>) -> String {
+    fn fold_strings(value: &serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::String(text) => serde_json::Value::String(fold(text)),
+            serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(fold_strings).collect()),
+            serde_json::Value::Object(members) => {
+                serde_json::Value::Object(members.iter().map(|(k, v)| (k.clone(), fold_strings(v))).collect())
+            }
+            other => other.clone(),
+        }
+    }
+    let folded: serde_json::Map<String, serde_json::Value> =
+        attributes.iter().map(|(k, v)| (k.clone(), fold_strings(v))).collect();
+    serde_json::Value::Object(folded).to_string()
+}
+
+/// Folds the stored `scim_attributes` text of user `id`, for rows that were written without the folded copy.
+pub(crate) fn folded_scim_text(id: i64, text: &str) -> Result<String, StoreError> {
+    let attributes: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("user {id} has invalid scim_attributes: {e}")))?;
+    Ok(folded_scim_json(&attributes))
 }
 
 /// A user row joined with one of its grants, or with none (all grant columns null).
@@ -252,13 +278,16 @@ pub struct UserQuery {
     pub page: Page,
 }
 
-fn sort_column(key: SortKey) -> &'static str {
+fn sort_column(key: SortKey, backend: Backend) -> std::borrow::Cow<'static, str> {
     match key {
-        SortKey::Id => "id",
-        SortKey::LastName => "last_name_folded",
-        SortKey::UserName => "user_name_folded",
-        SortKey::CreatedAt => "created_at",
-        SortKey::UpdatedAt => "updated_at",
+        SortKey::Id => "id".into(),
+        SortKey::LastName => "last_name_folded".into(),
+        SortKey::UserName => "user_name_folded".into(),
+        SortKey::CreatedAt => "created_at".into(),
+        SortKey::UpdatedAt => "updated_at".into(),
+        SortKey::DisplayName => {
+            format!("COALESCE({}, '')", stored_value(backend, "scim_attributes_folded", StoredAttr::DisplayName)).into()
+        }
     }
 }
 
@@ -270,6 +299,9 @@ pub fn sort_value(user: &User, key: SortKey) -> Option<FilterValue> {
         SortKey::UserName => Some(FilterValue::Text(fold(&user.user_name))),
         SortKey::CreatedAt => Some(FilterValue::Time(user.created_at)),
         SortKey::UpdatedAt => Some(FilterValue::Time(user.updated_at)),
+        SortKey::DisplayName => {
+            Some(FilterValue::Text(StoredAttr::DisplayName.lookup(&user.scim_attributes).map(fold).unwrap_or_default()))
+        }
     }
 }
 
@@ -288,9 +320,9 @@ impl Conn {
         let sql = "INSERT INTO users (first_name, first_name_folded, last_name, last_name_folded, email, email_folded, \
              user_name, user_name_folded, unique_id, unique_id_folded, external_id, mobile_number, job_title, \
              job_title_folded, department, department_folded, manager_id, start_date, end_date, custom_attributes, \
-             status, origin, version, created_at, updated_at, archived_at, scim_attributes) \
+             status, origin, version, created_at, updated_at, archived_at, scim_attributes, scim_attributes_folded) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, 1, $23, $24, $25, $26) RETURNING id";
+             $22, 1, $23, $24, $25, $26, $27) RETURNING id";
         let id = with_conn!(self, |c| {
             sqlx::query_scalar::<_, i64>(sql)
                 .bind(&user.first_name)
@@ -319,6 +351,7 @@ impl Conn {
                 .bind(DbTime(user.updated_at))
                 .bind(db_time(user.archived_at))
                 .bind(scim_json(user))
+                .bind(folded_scim_json(&user.scim_attributes))
                 .fetch_one(c)
                 .await?
         });
@@ -334,7 +367,8 @@ impl Conn {
              unique_id_folded = $10, external_id = $11, mobile_number = $12, job_title = $13, job_title_folded = $14, \
              department = $15, department_folded = $16, manager_id = $17, start_date = $18, end_date = $19, \
              custom_attributes = $20, status = $21, updated_at = $22, archived_at = $23, scim_attributes = $24, \
-             version = version + 1 WHERE id = $25 AND version = $26 AND status <> 'deleted'";
+             scim_attributes_folded = $25, version = version + 1 WHERE id = $26 AND version = $27 \
+             AND status <> 'deleted'";
         let result = with_conn!(self, |c| {
             sqlx::query(sql)
                 .bind(&user.first_name)
@@ -361,6 +395,7 @@ impl Conn {
                 .bind(DbTime(user.updated_at))
                 .bind(db_time(user.archived_at))
                 .bind(scim_json(user))
+                .bind(folded_scim_json(&user.scim_attributes))
                 .bind(user.id)
                 .bind(expected_version)
                 .execute(c)
@@ -435,10 +470,12 @@ impl Conn {
 
     /// Lists one page of users that are not deleted.
     pub async fn list_users(&mut self, query: &UserQuery) -> Result<Vec<User>, StoreError> {
+        let backend = self.backend();
         let mut buf = SqlBuf::new(concat!("SELECT ", user_columns!(), " FROM users WHERE status <> 'deleted' AND "));
-        push_filter(&mut buf, &query.filter);
+        push_filter(&mut buf, &query.filter, backend);
 
-        let column = sort_column(query.sort.key);
+        let column = sort_column(query.sort.key, backend);
+        let column = column.as_ref();
         let (comparison, direction) = match query.sort.direction {
             SortDirection::Asc => (" > ", " ASC"),
             SortDirection::Desc => (" < ", " DESC"),
@@ -481,14 +518,40 @@ impl Conn {
 
     /// Counts the users that are not deleted and match `filter`.
     pub async fn count_users(&mut self, filter: &Filter) -> Result<i64, StoreError> {
+        let backend = self.backend();
         let mut buf = SqlBuf::new("SELECT COUNT(*) FROM users WHERE status <> 'deleted' AND ");
-        push_filter(&mut buf, filter);
+        push_filter(&mut buf, filter, backend);
 
         let SqlBuf { sql, params } = buf;
         let count = with_conn!(self, |c| {
             bind_params!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)), &params).fetch_one(c).await?
         });
         Ok(count)
+    }
+
+    /// Fills `scim_attributes_folded` for every user from its `scim_attributes`, in pages of ids. The migration
+    /// that adds the column runs it in its own transaction, because the folding happens in Rust.
+    pub(crate) async fn fill_folded_scim_attributes(&mut self) -> Result<u64, StoreError> {
+        let select = "SELECT id, scim_attributes FROM users WHERE id > $1 AND scim_attributes <> '{}' ORDER BY id LIMIT 1000";
+        let update = "UPDATE users SET scim_attributes_folded = $1 WHERE id = $2";
+        let mut after = 0_i64;
+        let mut filled = 0_u64;
+        loop {
+            let rows = with_conn!(self, |c| {
+                sqlx::query_as::<_, (i64, String)>(select).bind(after).fetch_all(&mut *c).await?
+            });
+            let Some((last_id, _)) = rows.last() else { break };
+            after = *last_id;
+
+            for (id, text) in rows {
+                let folded = folded_scim_text(id, &text)?;
+                with_conn!(self, |c| {
+                    sqlx::query(update).bind(folded).bind(id).execute(&mut *c).await?;
+                });
+                filled += 1;
+            }
+        }
+        Ok(filled)
     }
 
     /// Counts users in a lifecycle state.

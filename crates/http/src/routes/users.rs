@@ -181,7 +181,7 @@ fn decode_cursor(cursor: &str, key: SortKey) -> Result<Page, ApiError> {
     let id = id.parse::<i64>().map_err(|_| invalid())?;
     let value = match key {
         SortKey::Id => None,
-        SortKey::LastName | SortKey::UserName => Some(FilterValue::Text(value.to_string())),
+        SortKey::LastName | SortKey::UserName | SortKey::DisplayName => Some(FilterValue::Text(value.to_string())),
         SortKey::CreatedAt | SortKey::UpdatedAt => Some(FilterValue::Time(Timestamp::parse(value).ok_or_else(invalid)?)),
     };
     Ok(Page::After { value, id })

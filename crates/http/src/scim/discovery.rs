@@ -13,7 +13,12 @@ use crate::scim::error::ScimApiError;
 use crate::scim::extract::{ScimPath, optional_actor};
 use crate::scim::list::LIST_RESPONSE_URN;
 use crate::scim::schemas::{ALL_SCHEMAS, SchemaDef};
-use crate::scim::{MAX_OPERATIONS, MAX_PAYLOAD_BYTES, MAX_RESULTS, base_url, scim_response};
+use crate::scim::{DEFAULT_COUNT, MAX_OPERATIONS, MAX_PAYLOAD_BYTES, MAX_RESULTS, base_url, scim_response};
+
+/// The `cursorTimeout` advertised for cursor pagination, in seconds. Roster's keyset cursors stay valid for as
+/// long as the server runs the same cursor format, so any value is true; one day tells clients not to keep them
+/// longer than a sync run.
+const CURSOR_TIMEOUT_SECONDS: u32 = 86_400;
 
 /// Describes what this service provider supports.
 pub async fn service_provider_config(headers: HeaderMap) -> Response {
@@ -23,6 +28,16 @@ pub async fn service_provider_config(headers: HeaderMap) -> Response {
         "patch": { "supported": true },
         "bulk": { "supported": true, "maxOperations": MAX_OPERATIONS, "maxPayloadSize": MAX_PAYLOAD_BYTES },
         "filter": { "supported": true, "maxResults": MAX_RESULTS },
+        // RFC 9865: both pagination methods work on /Users and /Groups; index pagination is the default, because
+        // a request without `cursor` pages by startIndex. Cursors never expire, so cursorTimeout is only a floor.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_COUNT,
+            "maxPageSize": MAX_RESULTS,
+            "cursorTimeout": CURSOR_TIMEOUT_SECONDS,
+        },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
         "etag": { "supported": true },

@@ -7,7 +7,7 @@
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use roster_domain::{GroupChange, GroupFilter};
+use roster_domain::{GroupChange, GroupFilter, fold};
 use roster_scim::{PatchOp, PatchOpKind, ScimType, expand_dotted_keys, member_ids, member_ids_in_filter, parse_filter};
 use roster_scim::schema::CORE_GROUP;
 use roster_service::{Actor, GroupQuery, GroupWithMembers, NewGroup};
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 use crate::AppState;
+use crate::scim::cursor::Cursor;
 use crate::scim::error::ScimApiError;
 use crate::scim::extract::{Precondition, ScimAuth, ScimJson, ScimPath, resource_id};
 use crate::scim::group_document::{GroupInput, numeric_ids, read_group, read_member_ids, render_group, translate_group_filter};
@@ -113,18 +114,49 @@ async fn list_page(state: &AppState, actor: &Actor, request: &ListRequest, base:
             }
         }
     };
+    let sort_key = if by_display_name { "display_name" } else { "id" };
+    let after = match request.continuation() {
+        Some(text) => {
+            let cursor = Cursor::decode(text, "Group", sort_key, request.descending)?;
+            Some((cursor.value, cursor.id))
+        }
+        None => None,
+    };
     let query = GroupQuery {
         filter,
         by_display_name,
         descending: request.descending,
-        offset: request.offset(),
-        limit: request.count,
+        offset: if request.cursor.is_some() { 0 } else { request.offset() },
+        limit: request.rows_to_read(),
+        after,
     };
 
-    let list = state.roster.list_groups(actor, query, request.projection.includes("members")).await?;
+    let mut list = state.roster.list_groups(actor, query, request.projection.includes("members")).await?;
 
+    let next_cursor = next_group_cursor(request, &mut list.groups, sort_key);
     let resources: Vec<Value> = list.groups.iter().map(|found| render_group(found, true, base)).collect();
-    Ok(scim_response(StatusCode::OK, request.response(list.total, resources)))
+    Ok(scim_response(StatusCode::OK, request.response(list.total, resources, next_cursor)))
+}
+
+/// Drops the extra row that a cursor-paginated read fetched, and returns the cursor of the next page when that row
+/// existed.
+fn next_group_cursor(request: &ListRequest, groups: &mut Vec<GroupWithMembers>, sort_key: &str) -> Option<String> {
+    request.cursor.as_ref()?;
+    if request.count == 0 || groups.len() <= request.count as usize {
+        return None;
+    }
+    groups.truncate(request.count as usize);
+
+    let last = &groups.last()?.group;
+    let value = if sort_key == "display_name" { fold(&last.display_name) } else { String::new() };
+    let cursor = Cursor {
+        resource_type: "Group".into(),
+        sort_key: sort_key.into(),
+        descending: request.descending,
+        id: last.id,
+        value,
+    };
+    Some(cursor.encode())
 }
 
 /// Replaces a group (RFC 7644 §3.5.1): its name, external id, other attributes and whole membership. `roles`

@@ -20,6 +20,9 @@ pub struct ListRequest {
     pub start_index: u64,
     /// The page size: at most [`MAX_RESULTS`], and 0 requests only `totalResults`.
     pub count: u32,
+    /// The `cursor` parameter of cursor pagination (RFC 9865): empty for the first page, then the `nextCursor` of
+    /// the previous response. `None` selects index pagination by `startIndex`.
+    pub cursor: Option<String>,
     pub projection: Projection,
 }
 
@@ -36,12 +39,15 @@ impl ListRequest {
             None => DEFAULT_COUNT,
             Some(text) => parse_count(&Value::String(text.to_string()))?,
         };
+        let cursor = params.get("cursor").map(str::to_string);
+        check_one_pagination(cursor.as_deref(), params.get("startIndex").is_some())?;
         Ok(Self {
             filter: params.get("filter").map(str::to_string),
             sort_by: params.get("sortBy").map(str::to_string),
             descending: parse_sort_order(params.get("sortOrder"))?,
             start_index,
             count,
+            cursor,
             projection: Projection::new(params.get("attributes"), params.get("excludedAttributes")),
         })
     }
@@ -83,12 +89,15 @@ impl ListRequest {
             None | Some(Value::Null) => DEFAULT_COUNT,
             Some(value) => parse_count(value)?,
         };
+        let cursor = text("cursor")?;
+        check_one_pagination(cursor.as_deref(), !matches!(member("startIndex"), None | Some(Value::Null)))?;
         Ok(Self {
             filter: text("filter")?,
             sort_by: text("sortBy")?,
             descending: parse_sort_order(text("sortOrder")?.as_deref())?,
             start_index,
             count,
+            cursor,
             projection: Projection::from_lists(&names("attributes")?, &names("excludedAttributes")?),
         })
     }
@@ -98,17 +107,51 @@ impl ListRequest {
         self.start_index.saturating_sub(1)
     }
 
-    /// Builds the list response for one page of rendered resources.
-    pub fn response(&self, total: i64, resources: Vec<Value>) -> Value {
+    /// Returns the cursor of a cursor-paginated request after the first page, or `None` for the first page and
+    /// for index pagination.
+    pub fn continuation(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|cursor| !cursor.is_empty())
+    }
+
+    /// Returns how many rows to read for one page: one more than `count` under cursor pagination, so the handler
+    /// can tell whether a next page exists without an empty last page.
+    pub fn rows_to_read(&self) -> u32 {
+        match (&self.cursor, self.count) {
+            (Some(_), count) if count > 0 => count.saturating_add(1),
+            (_, count) => count,
+        }
+    }
+
+    /// Builds the list response for one page of rendered resources. Under cursor pagination the response has
+    /// `nextCursor` while more results follow, and no `startIndex`.
+    pub fn response(&self, total: i64, resources: Vec<Value>, next_cursor: Option<String>) -> Value {
         let resources: Vec<Value> = resources.into_iter().map(|r| self.projection.apply(r)).collect();
-        json!({
+        let mut response = json!({
             "schemas": [LIST_RESPONSE_URN],
             "totalResults": total,
-            "startIndex": self.start_index,
             "itemsPerPage": resources.len(),
             "Resources": resources,
-        })
+        });
+        if let Some(object) = response.as_object_mut() {
+            if self.cursor.is_none() {
+                object.insert("startIndex".into(), self.start_index.into());
+            }
+            if let Some(next_cursor) = next_cursor {
+                object.insert("nextCursor".into(), next_cursor.into());
+            }
+        }
+        response
     }
+}
+
+/// Rejects a request that asks for both pagination methods of RFC 9865, because their pages would disagree.
+fn check_one_pagination(cursor: Option<&str>, has_start_index: bool) -> Result<(), ScimApiError> {
+    if cursor.is_some() && has_start_index {
+        return Err(ScimApiError::invalid_value(
+            "cursor and startIndex cannot be combined; send cursor (empty for the first page) or startIndex, not both",
+        ));
+    }
+    Ok(())
 }
 
 /// The query parameters of a request, with names matched without regard to case. The first of a repeated

@@ -5,6 +5,7 @@
 //! is therefore the same row that `/core` lists. Nothing here queries the store.
 
 mod bulk;
+mod cursor;
 mod discovery;
 mod error;
 mod extract;
@@ -15,6 +16,7 @@ mod me;
 mod patch;
 mod projection;
 mod schemas;
+mod search;
 mod user_document;
 mod users;
 
@@ -62,7 +64,7 @@ pub fn router() -> Router<AppState> {
             get(groups::get_group).put(groups::replace_group).patch(groups::patch_group).delete(groups::delete_group),
         )
         .route("/Me", get(me::get_me).put(me::replace_me).patch(me::patch_me).delete(me::delete_me))
-        .route("/.search", post(search_all_types))
+        .route("/.search", post(search::search_all_types))
         .route("/Bulk", post(bulk::bulk))
         .route("/ServiceProviderConfig", get(discovery::service_provider_config))
         .route("/Schemas", get(discovery::list_schemas))
@@ -72,17 +74,6 @@ pub fn router() -> Router<AppState> {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
-}
-
-/// `POST /.search` across resource types (RFC 7644 §3.4.3) is not supported; RFC 7644 §3.12 names 501 for an
-/// operation the service provider does not support.
-async fn search_all_types() -> Response {
-    ScimApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        None,
-        "searching several resource types at once is not supported; POST to /Users/.search or /Groups/.search",
-    )
-    .into_response()
 }
 
 async fn not_found() -> Response {

@@ -246,6 +246,15 @@ const ROLE_SUBS: [AttributeDef; 3] = [
     string("type", "The resource type the role is scoped to; absent for a global role").read_only(),
 ];
 
+const GROUP_REF_SUBS: [AttributeDef; 4] = [
+    string("value", "The id of a Group the User belongs to").case_exact().read_only(),
+    attr("$ref", AttrType::Reference, "The URI of the Group").references(&["Group"]).read_only(),
+    string("display", "The Group's displayName").read_only(),
+    string("type", "How the User belongs to the Group; always 'direct', because Roster has no nested groups")
+        .canonical(&["direct", "indirect"])
+        .read_only(),
+];
+
 const X509_SUBS: [AttributeDef; 4] = [
     attr("value", AttrType::Binary, "The certificate, base64-encoded DER"),
     TYPE_VALUE_PRIMARY[1],
@@ -261,7 +270,7 @@ const PHOTO_SUBS: [AttributeDef; 4] = [
     TYPE_VALUE_PRIMARY[3],
 ];
 
-const USER_ATTRIBUTES: [AttributeDef; 19] = [
+const USER_ATTRIBUTES: [AttributeDef; 20] = [
     string("userName", "Unique identifier for the User, compared case-insensitively").required().unique(),
     complex("name", &NAME_SUBS, "The components of the user's real name"),
     string("displayName", "The name of the User, suitable for display to end-users"),
@@ -288,6 +297,10 @@ const USER_ATTRIBUTES: [AttributeDef; 19] = [
     complex("photos", &PHOTO_SUBS, "URLs of photos of the User").multi(),
     complex("addresses", &ADDRESS_SUBS, "A physical mailing address for this User").multi(),
     complex("entitlements", &TYPE_VALUE_PRIMARY, "A list of entitlements for the User").multi(),
+    complex("groups", &GROUP_REF_SUBS, "The Groups the User is a member of; change them through the Group \
+                                         resources")
+        .multi()
+        .read_only(),
     complex("roles", &ROLE_SUBS, "The roles the user holds in Roster; read-only here").multi().read_only(),
     complex("x509Certificates", &X509_SUBS, "A list of certificates issued to the User").multi(),
 ];

@@ -114,6 +114,28 @@ pub fn render_user(user: &User, roles: Option<&[RoleAssignment]>, base: &str) ->
     Value::Object(document)
 }
 
+/// Adds the read-only `groups` attribute (RFC 7643 §4.1.2) to a rendered user: one value per group the user is a
+/// direct member of, given as (group id, display name). Roster's groups have no nested groups, so every
+/// membership is `direct`. A user in no group gets no `groups` attribute.
+pub fn insert_groups(document: &mut Value, groups: &[(i64, String)], base: &str) {
+    let Value::Object(object) = document else { return };
+    if groups.is_empty() {
+        return;
+    }
+    let values: Vec<Value> = groups
+        .iter()
+        .map(|(id, display_name)| {
+            json!({
+                "value": id.to_string(),
+                "$ref": format!("{base}/Groups/{id}"),
+                "display": display_name,
+                "type": "direct",
+            })
+        })
+        .collect();
+    object.insert("groups".into(), Value::Array(values));
+}
+
 /// Renders role assignments as SCIM `roles`, one value per role key however many sources grant it, ordered by
 /// key.
 pub fn render_roles(roles: &[RoleAssignment]) -> Value {

@@ -8,25 +8,26 @@ use std::collections::HashMap;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use roster_domain::filter::{Filter, Sort, SortDirection, SortKey};
-use roster_domain::{LifecycleState, UserPatch, UserRef};
+use roster_domain::filter::{Filter, FilterValue, Sort, SortDirection, SortKey};
+use roster_domain::{LifecycleState, Timestamp, User, UserPatch, UserRef};
 use roster_scim::schema::{CORE_USER, ENTERPRISE_USER};
 use roster_scim::{PatchOp, PatchOpKind, parse_user_filter, translate_user_sort_by};
-use roster_service::{Actor, Page, UserListRequest, UserWithRoles};
+use roster_service::{Actor, Page, UserListRequest, UserWithRoles, sort_value};
 use serde_json::Value;
 
 use crate::AppState;
+use crate::scim::cursor::{Cursor, invalid_cursor};
 use crate::scim::error::ScimApiError;
 use crate::scim::extract::{Precondition, ScimAuth, ScimJson, ScimPath, resource_id};
 use crate::scim::list::{ListRequest, QueryParams};
 use crate::scim::patch::{apply_operations, read_operations};
 use crate::scim::projection::Projection;
 use crate::scim::schemas::USER_RESOURCE;
-use crate::scim::user_document::{UserInput, read_user, render_user};
+use crate::scim::user_document::{UserInput, insert_groups, read_user, render_user};
 use crate::scim::{base_url, scim_response, with_etag};
 
 /// The states SCIM lists and finds: every state but deleted.
-const VISIBLE_STATES: [LifecycleState; 4] =
+pub(crate) const VISIBLE_STATES: [LifecycleState; 4] =
     [LifecycleState::Pending, LifecycleState::Active, LifecycleState::Suspended, LifecycleState::Archived];
 
 /// Creates a user. `active: false` in the body archives it right after creation.
@@ -51,7 +52,7 @@ pub async fn create_user(
     };
 
     let base = base_url(&headers);
-    let mut response = user_response(StatusCode::CREATED, &found, &base, &projection);
+    let mut response = user_response(&state, &actor, StatusCode::CREATED, &found, &base, &projection).await?;
     if let Ok(location) = HeaderValue::from_str(&format!("{base}/Users/{}", found.user.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -85,7 +86,7 @@ pub async fn show_user(
     if Precondition::read(headers, header::IF_NONE_MATCH).is_some_and(|p| p.matches(found.user.version)) {
         return Ok(with_etag(StatusCode::NOT_MODIFIED.into_response(), found.user.version));
     }
-    Ok(user_response(StatusCode::OK, &found, &base_url(headers), &projection))
+    user_response(state, actor, StatusCode::OK, &found, &base_url(headers), &projection).await
 }
 
 /// Lists users, with `filter`, `sortBy`, `sortOrder`, `startIndex`, `count`, `attributes` and
@@ -121,33 +122,95 @@ async fn list_page(state: &AppState, actor: &Actor, request: &ListRequest, base:
         Some(sort_by) => translate_user_sort_by(sort_by)?,
         None => SortKey::Id,
     };
+    let sort = Sort { key, direction };
+    let page = match request.continuation() {
+        Some(cursor) => cursor_page(cursor, sort)?,
+        None => Page::Offset(if request.cursor.is_some() { 0 } else { request.offset() }),
+    };
     let list_request = UserListRequest {
         filter: Filter::and(vec![Filter::StatusIn(VISIBLE_STATES.to_vec()), filter]),
-        sort: Sort { key, direction },
-        limit: request.count,
-        page: Page::Offset(request.offset()),
+        sort,
+        limit: request.rows_to_read(),
+        page,
         with_total: true,
     };
 
-    let list = state.roster.list_users(actor, list_request).await?;
+    let mut list = state.roster.list_users(actor, list_request).await?;
 
+    let next_cursor = next_cursor(request, &mut list.users, sort);
+    let resources = render_users(state, actor, &list.users, request, base).await?;
+    let total = list.total.unwrap_or(resources.len() as i64);
+    Ok(scim_response(StatusCode::OK, request.response(total, resources, next_cursor)))
+}
+
+/// Renders a page of users, loading the roles and groups of the whole page in one query each.
+pub(crate) async fn render_users(
+    state: &AppState,
+    actor: &Actor,
+    users: &[User],
+    request: &ListRequest,
+    base: &str,
+) -> Result<Vec<Value>, ScimApiError> {
+    let ids: Vec<i64> = users.iter().map(|user| user.id).collect();
     let with_roles = request.projection.includes("roles");
-    let roles = if with_roles {
-        let ids: Vec<i64> = list.users.iter().map(|user| user.id).collect();
-        state.roster.roles_of_users(actor, &ids).await?
-    } else {
-        HashMap::new()
-    };
-    let resources: Vec<Value> = list
-        .users
+    let roles = if with_roles { state.roster.roles_of_users(actor, &ids).await? } else { HashMap::new() };
+    let groups =
+        if request.projection.includes("groups") { state.roster.groups_of_users(actor, &ids).await? } else { HashMap::new() };
+
+    let resources = users
         .iter()
         .map(|user| {
             let user_roles = with_roles.then(|| roles.get(&user.id).map_or(&[][..], Vec::as_slice));
-            render_user(user, user_roles, base)
+            let mut document = render_user(user, user_roles, base);
+            if let Some(user_groups) = groups.get(&user.id) {
+                insert_groups(&mut document, user_groups, base);
+            }
+            document
         })
         .collect();
-    let total = list.total.unwrap_or(resources.len() as i64);
-    Ok(scim_response(StatusCode::OK, request.response(total, resources)))
+    Ok(resources)
+}
+
+/// Reads a user list cursor into the keyset page after the user it names.
+fn cursor_page(text: &str, sort: Sort) -> Result<Page, ScimApiError> {
+    let cursor = Cursor::decode(text, "User", sort.key.as_str(), sort.direction == SortDirection::Desc)?;
+    let value = match sort.key {
+        SortKey::Id => None,
+        SortKey::LastName | SortKey::UserName | SortKey::DisplayName => Some(FilterValue::Text(cursor.value)),
+        SortKey::CreatedAt | SortKey::UpdatedAt => {
+            let time = Timestamp::parse(&cursor.value)
+                .ok_or_else(|| invalid_cursor("the cursor holds an invalid timestamp; send cursor= (empty) to start again"))?;
+            Some(FilterValue::Time(time))
+        }
+    };
+    Ok(Page::After { value, id: cursor.id })
+}
+
+/// Drops the extra row that a cursor-paginated read fetched, and returns the cursor of the next page when that row
+/// existed.
+fn next_cursor(request: &ListRequest, users: &mut Vec<User>, sort: Sort) -> Option<String> {
+    request.cursor.as_ref()?;
+    if request.count == 0 || users.len() <= request.count as usize {
+        return None;
+    }
+    users.truncate(request.count as usize);
+
+    let last = users.last()?;
+    let value = match sort_value(last, sort.key) {
+        Some(FilterValue::Text(text)) => text,
+        Some(FilterValue::Time(time)) => time.canonical(),
+        Some(FilterValue::Int(number)) => number.to_string(),
+        Some(FilterValue::Date(date)) => date.to_string(),
+        None => String::new(),
+    };
+    let cursor = Cursor {
+        resource_type: "User".into(),
+        sort_key: sort.key.as_str().into(),
+        descending: sort.direction == SortDirection::Desc,
+        id: last.id,
+        value,
+    };
+    Some(cursor.encode())
 }
 
 /// Replaces a user's attributes (RFC 7644 §3.5.1). Attributes the body leaves out are cleared, except `active`,
@@ -180,7 +243,7 @@ pub async fn replace_user_by_id(
     let current = state.roster.get_user(actor, &user_ref, true).await?;
     let updated = apply_user_input(state, actor, &current, input, headers).await?;
 
-    Ok(user_response(StatusCode::OK, &updated, &base_url(headers), &projection))
+    user_response(state, actor, StatusCode::OK, &updated, &base_url(headers), &projection).await
 }
 
 /// Applies PATCH operations (RFC 7644 §3.5.2) and responds 200 with the whole user. Every conformance suite
@@ -234,7 +297,7 @@ pub async fn patch_user_by_id(
     let input = read_user(&Value::Object(document))?;
     let updated = apply_user_input(state, actor, &current, input, headers).await?;
 
-    Ok(user_response(StatusCode::OK, &updated, &base, &projection))
+    user_response(state, actor, StatusCode::OK, &updated, &base, &projection).await
 }
 
 fn removes_active(operation: &PatchOp) -> bool {
@@ -315,7 +378,21 @@ pub async fn delete_user_by_id(state: &AppState, actor: &Actor, id: i64, headers
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn user_response(status: StatusCode, found: &UserWithRoles, base: &str, projection: &Projection) -> Response {
-    let document = projection.apply(render_user(&found.user, Some(&found.roles), base));
-    with_etag(scim_response(status, document), found.user.version)
+/// Renders one user with its roles and, unless the projection leaves it out, its groups.
+async fn user_response(
+    state: &AppState,
+    actor: &Actor,
+    status: StatusCode,
+    found: &UserWithRoles,
+    base: &str,
+    projection: &Projection,
+) -> Result<Response, ScimApiError> {
+    let mut document = render_user(&found.user, Some(&found.roles), base);
+    if projection.includes("groups") {
+        let groups = state.roster.groups_of_users(actor, &[found.user.id]).await?;
+        if let Some(user_groups) = groups.get(&found.user.id) {
+            insert_groups(&mut document, user_groups, base);
+        }
+    }
+    Ok(with_etag(scim_response(status, projection.apply(document)), found.user.version))
 }

@@ -211,3 +211,81 @@ api_test!(ten_thousand_members, |server| {
     let reply = patch(&server, &path, json!([{"op": "remove", "path": format!("members[value eq \"{newcomer}\"]")}])).await?;
     assert_eq!(members_of(&reply.body).len(), MEMBERS);
 });
+
+api_test!(users_list_their_groups, |server| {
+    let ann = create_user(&server, &user_body("ug-ann")).await?;
+    let bob = create_user(&server, &user_body("ug-bob")).await?;
+    let ops = create_group(&server, &json!({"schemas": [CORE_GROUP], "displayName": "Ops", "members": [{"value": ann}]})).await?;
+    let dev = create_group(&server, &json!({"schemas": [CORE_GROUP], "displayName": "Dev", "members": [{"value": ann}, {"value": bob}]})).await?;
+
+    let reply = get(&server, &format!("/Users/{ann}")).await?;
+    let groups = &reply.body["groups"];
+    assert_eq!(groups.as_array().map(Vec::len), Some(2), "{}", reply.describe());
+    assert_eq!(groups[0]["value"], json!(ops));
+    assert_eq!(groups[0]["display"], json!("Ops"));
+    assert_eq!(groups[0]["type"], json!("direct"));
+    assert!(groups[0]["$ref"].as_str().is_some_and(|r| r.ends_with(&format!("/scim/v2/Groups/{ops}"))), "{groups}");
+    assert_eq!(groups[1]["value"], json!(dev));
+
+    let list = get(&server, &format!("/Users?filter={}&sortBy=userName", encode("userName sw \"ug-\""))).await?;
+    assert_eq!(list.body["Resources"][0]["groups"], *groups, "a list shows the same groups as a read");
+    assert_eq!(list.body["Resources"][1]["groups"][0]["value"], json!(dev));
+
+    let lonely = create_user(&server, &user_body("ug-lonely")).await?;
+    let reply = get(&server, &format!("/Users/{lonely}")).await?;
+    assert!(reply.body.get("groups").is_none(), "a user in no group has no groups: {}", reply.describe());
+    let reply = get(&server, &format!("/Users/{ann}?excludedAttributes=groups")).await?;
+    assert!(reply.body.get("groups").is_none(), "{}", reply.describe());
+    let reply = get(&server, &format!("/Users?attributes=groups.display&filter={}", encode("userName eq \"ug-bob\""))).await?;
+    assert_eq!(reply.body["Resources"][0]["groups"], json!([{"display": "Dev"}]), "{}", reply.describe());
+
+    patch(&server, &format!("/Groups/{dev}"), json!([{"op": "remove", "path": format!("members[value eq \"{bob}\"]")}])).await?;
+    let reply = get(&server, &format!("/Users/{bob}")).await?;
+    assert!(reply.body.get("groups").is_none(), "leaving a group shows at once: {}", reply.describe());
+});
+
+api_test!(users_filter_by_group, |server| {
+    let ann = create_user(&server, &user_body("fg-ann")).await?;
+    let bob = create_user(&server, &user_body("fg-bob")).await?;
+    let carl = create_user(&server, &user_body("fg-carl")).await?;
+    let ops = create_group(&server, &json!({"schemas": [CORE_GROUP], "displayName": "Ops", "members": [{"value": ann}, {"value": bob}]})).await?;
+    create_group(&server, &json!({"schemas": [CORE_GROUP], "displayName": "Dev", "members": [{"value": bob}]})).await?;
+
+    let cases = [
+        (format!("groups.value eq \"{ops}\""), vec![&ann, &bob]),
+        (format!("groups[value eq \"{ops}\"]"), vec![&ann, &bob]),
+        (format!("userName sw \"fg-\" and not (groups.value eq \"{ops}\")"), vec![&carl]),
+        ("userName sw \"fg-\" and groups pr".to_string(), vec![&ann, &bob]),
+        ("groups.value eq \"999999\"".to_string(), vec![]),
+    ];
+    for (filter, expected) in cases {
+        let reply = get(&server, &format!("/Users?filter={}&sortBy=userName", encode(&filter))).await?;
+        let expected: Vec<String> = expected.into_iter().cloned().collect();
+        assert_eq!(resource_ids(&reply), expected, "filter {filter}: {}", reply.describe());
+    }
+
+    let reply = get(&server, &format!("/Users?filter={}", encode("groups.value ne \"1\""))).await?;
+    assert_scim_error(&reply, StatusCode::BAD_REQUEST, Some("invalidFilter"));
+});
+
+api_test!(users_groups_read_only, |server| {
+    let ann = create_user(&server, &user_body("ro-ann")).await?;
+    let ops = create_group(&server, &json!({"schemas": [CORE_GROUP], "displayName": "Ops"})).await?;
+
+    let reply = patch(&server, &format!("/Users/{ann}"), json!([{"op": "add", "path": "groups", "value": [{"value": ops}]}])).await?;
+    assert_scim_error(&reply, StatusCode::BAD_REQUEST, Some("mutability"));
+
+    let mut body = user_body("ro-ann");
+    body["groups"] = json!([{"value": ops}]);
+    let reply = put(&server, &format!("/Users/{ann}"), &body).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert!(reply.body.get("groups").is_none(), "a PUT ignores groups: {}", reply.describe());
+
+    let reply = get(&server, &format!("/Schemas/{CORE_USER}")).await?;
+    let attributes = reply.body["attributes"].as_array().cloned().unwrap_or_default();
+    let groups = attributes.iter().find(|a| a["name"] == "groups").cloned().unwrap_or_default();
+    assert_eq!(groups["mutability"], json!("readOnly"), "{groups}");
+    assert_eq!(groups["multiValued"], json!(true));
+    let subs: Vec<&str> = groups["subAttributes"].as_array().map(|s| s.iter().filter_map(|a| a["name"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(subs, vec!["value", "$ref", "display", "type"]);
+});

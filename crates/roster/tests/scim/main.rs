@@ -19,7 +19,9 @@ mod fuzz;
 mod groups;
 mod lifecycle;
 mod lists;
+mod pagination;
 mod patch;
+mod root_search;
 mod users;
 
 use anyhow::{Context, ensure};

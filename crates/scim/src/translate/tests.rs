@@ -245,8 +245,10 @@ fn assert_rejected(input: &str, fragment: &str) {
 #[test]
 fn unknown_attributes_are_rejected() {
     let cases = [
-        (r#"displayName eq "Babs""#, "Users cannot be filtered on displayName; filter on id, externalId"),
-        (r#"name.middleName eq "J""#, "Users cannot be filtered on name.middleName"),
+        (r#"ims eq "Babs""#, "Users cannot be filtered on ims; filter on id, externalId"),
+        (r#"name.nickName eq "J""#, "Users cannot be filtered on name.nickName"),
+        (&format!(r#"{ENTERPRISE}:displayName eq "x""#), "Users cannot be filtered on"),
+        (&format!(r#"{CORE}:costCenter eq "x""#), "Users cannot be filtered on"),
         (r#"name eq "Babs""#, "name is a complex attribute; filter on a sub-attribute such as name.givenName"),
         (r#"meta eq "x""#, "meta is a complex attribute"),
         ("meta.version pr", "Users cannot be filtered on meta.version"),
@@ -312,6 +314,7 @@ fn sort_by_maps_to_sort_keys() {
         ("meta.lastModified", SortKey::UpdatedAt),
         ("name.familyName", SortKey::LastName),
         ("urn:ietf:params:scim:schemas:core:2.0:User:name.familyName", SortKey::LastName),
+        ("displayName", SortKey::DisplayName),
     ];
     for (input, expected) in cases {
         assert_eq!(translate_user_sort_by(input), Ok(expected), "input {input:?}");
@@ -320,13 +323,58 @@ fn sort_by_maps_to_sort_keys() {
 
 #[test]
 fn sort_by_rejects_unknown_attributes() {
-    for input in ["displayName", "name.givenName", "emails", &format!("{ENTERPRISE}:userName"), "", "userName desc"] {
+    for input in ["nickName", "name.givenName", "emails", &format!("{ENTERPRISE}:userName"), "", "userName desc"] {
         let error = translate_user_sort_by(input).expect_err(input);
         assert_eq!(error.scim_type, ScimType::InvalidValue, "input {input:?}");
     }
-    let error = translate_user_sort_by("displayName").expect_err("unknown");
+    let error = translate_user_sort_by("nickName").expect_err("unknown");
     assert_eq!(
         error.message,
-        "users cannot be sorted by displayName; sort by userName, id, name.familyName, meta.created or meta.lastModified"
+        "users cannot be sorted by nickName; sort by userName, id, displayName, name.familyName, meta.created or \
+         meta.lastModified"
     );
+}
+
+#[test]
+fn stored_attributes_ignore_case() {
+    let cases = [
+        (r#"displayName eq "Babs""#, StoredAttr::DisplayName),
+        (r#"NICKNAME co "b""#, StoredAttr::NickName),
+        (r#"name.middleName sw "J""#, StoredAttr::NameMiddleName),
+        (r#"name[honorificPrefix eq "Dr"]"#, StoredAttr::NameHonorificPrefix),
+        (&format!(r#"{ENTERPRISE}:costCenter ew "4""#), StoredAttr::CostCenter),
+        (r#"division gt "A""#, StoredAttr::Division),
+        (&format!(r#"{CORE}:locale le "fr""#), StoredAttr::Locale),
+    ];
+    for (input, attr) in cases {
+        let filter = parse_user_filter(input).expect(input);
+        let Filter::Cmp { attr: found, case_exact, .. } = filter else {
+            panic!("{input:?} translated to {filter:?}");
+        };
+        assert_eq!(found, UserAttr::Stored(attr), "input {input:?}");
+        assert!(!case_exact, "input {input:?}");
+    }
+}
+
+#[test]
+fn stored_attribute_presence() {
+    let filter = parse_user_filter("timezone pr").expect("parses");
+    assert_eq!(filter, Filter::Present(UserAttr::Stored(StoredAttr::Timezone)));
+}
+
+#[test]
+fn groups_value_is_membership() {
+    let cases = [
+        (r#"groups.value eq "7""#, Filter::InGroup(Some(7))),
+        (r#"groups[value eq "7"]"#, Filter::InGroup(Some(7))),
+        (r#"groups eq "7""#, Filter::InGroup(Some(7))),
+        (r#"groups.value eq "seven""#, Filter::Or(Vec::new())),
+        ("groups pr", Filter::InGroup(None)),
+        (r#"not (groups.value eq "7")"#, Filter::Not(Box::new(Filter::InGroup(Some(7))))),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(translated(input), expected, "input {input:?}");
+    }
+    assert_rejected(r#"groups.value ne "7""#, "groups.value supports eq and pr, not ne");
+    assert_rejected(r#"groups.display eq "x""#, "Users cannot be filtered on");
 }

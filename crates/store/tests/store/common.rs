@@ -126,6 +126,33 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs SQL statements on a connection of their own, around the store, as an older Roster or an operator
+    /// would have.
+    pub async fn execute_raw(&self, statements: &[&str]) -> anyhow::Result<()> {
+        match (&self.location, &self.schema) {
+            (Location::Sqlite(path), _) => {
+                let options = SqliteConnectOptions::new().filename(path);
+                let mut conn = SqliteConnection::connect_with(&options).await?;
+                for statement in statements {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(*statement)).execute(&mut conn).await?;
+                }
+                conn.close().await?;
+            }
+            (Location::Postgres(url), Some(schema)) => {
+                let mut conn = PgConnection::connect(url).await?;
+                sqlx::query("SELECT set_config('search_path', $1, false)").bind(schema).execute(&mut conn).await?;
+                for statement in statements {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(*statement)).execute(&mut conn).await?;
+                }
+                conn.close().await?;
+            }
+            (Location::Postgres(_), None) => bail!("a PostgreSQL test database has no schema name"),
+        }
+        Ok(())
+    }
+}
+
 /// What a test leaves behind to remove: the temporary directory or the PostgreSQL schema.
 enum Teardown {
     Sqlite(TempDir),

@@ -1,13 +1,13 @@
 //! Listing users: filters, sort orders, keyset and offset pagination, and counts.
 
 use crate::common::{at, insert_user, user};
-use roster_domain::filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, UserAttr};
+use roster_domain::filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, StoredAttr, UserAttr};
 use roster_domain::{LifecycleState, RoleAssignment, RoleKey, RoleSource, RoleType, Timestamp, User, fold};
 use roster_store::{Page, Store, UserQuery, sort_value};
 use time::macros::date;
 
-const ALL_SORT_KEYS: [SortKey; 5] =
-    [SortKey::Id, SortKey::LastName, SortKey::UserName, SortKey::CreatedAt, SortKey::UpdatedAt];
+const ALL_SORT_KEYS: [SortKey; 6] =
+    [SortKey::Id, SortKey::LastName, SortKey::UserName, SortKey::CreatedAt, SortKey::UpdatedAt, SortKey::DisplayName];
 
 fn everyone(sort: Sort) -> UserQuery {
     UserQuery { filter: Filter::All, sort, limit: 1000, page: Page::Offset(0) }
@@ -230,8 +230,14 @@ async fn insert_sort_fixture(store: &Store) -> anyhow::Result<Vec<User>> {
     ];
     let mut stored = Vec::new();
     for (user_name, last_name, created, updated) in rows {
+        // The display name repeats the last name in other letter cases, so display name sorts have ties and gaps.
+        let mut scim_attributes = serde_json::Map::new();
+        if let Some(last_name) = last_name {
+            scim_attributes.insert("displayName".into(), serde_json::Value::String(last_name.to_uppercase()));
+        }
         let person = User {
             last_name: last_name.map(String::from),
+            scim_attributes,
             created_at: at(created),
             updated_at: at(updated),
             ..user(user_name)
@@ -255,6 +261,7 @@ fn expected_order(users: &[User], sort: Sort) -> Vec<i64> {
         SortKey::UserName => Key::Text(fold(&u.user_name)),
         SortKey::CreatedAt => Key::Time(u.created_at),
         SortKey::UpdatedAt => Key::Time(u.updated_at),
+        SortKey::DisplayName => Key::Text(fold(u.scim_attributes.get("displayName").and_then(|v| v.as_str()).unwrap_or(""))),
     };
 
     let mut sorted: Vec<&User> = users.iter().collect();
@@ -342,4 +349,45 @@ store_test!(keyset_page_respects_filter, |db| {
     let page = last.map(|(value, id)| Page::After { value, id }).unwrap_or(Page::Offset(0));
     let second = conn.list_users(&UserQuery { filter, sort, limit: 2, page }).await?;
     assert_eq!(user_names(&second), ["fischer"], "the second page should hold only the remaining match");
+});
+
+store_test!(stored_attribute_filters_fold_case, |db| {
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let people = [
+        ("elodie", serde_json::json!({"displayName": "ÉLODIE Mercier", enterprise: {"costCenter": "CC-4200"}})),
+        ("femi", serde_json::json!({"displayName": "Femi Adeyemi", enterprise: {"costCenter": "cc-1000"}})),
+        ("gus", serde_json::json!({"displayName": "", "nickName": "Gus"})),
+        ("hana", serde_json::json!({})),
+    ];
+    for (user_name, attributes) in people {
+        let scim_attributes = attributes.as_object().cloned().unwrap_or_default();
+        insert_user(&db.store, &User { scim_attributes, ..user(user_name) }).await?;
+    }
+    let display_name = UserAttr::Stored(StoredAttr::DisplayName);
+    let cost_center = UserAttr::Stored(StoredAttr::CostCenter);
+    let exact = |op, text: &str| Filter::Cmp { attr: display_name, op, value: FilterValue::Text(text.into()), case_exact: true };
+
+    let cases: Vec<(&str, Filter, &str)> = vec![
+        ("eq folds non-ASCII letters", Filter::text(display_name, CmpOp::Eq, "élodie mercier"), "elodie"),
+        ("co", Filter::text(display_name, CmpOp::Co, "ADEY"), "femi"),
+        ("sw", Filter::text(display_name, CmpOp::Sw, "Élo"), "elodie"),
+        ("ew", Filter::text(display_name, CmpOp::Ew, "MERCIER"), "elodie"),
+        ("ne includes users without the attribute", Filter::text(display_name, CmpOp::Ne, "femi adeyemi"), "elodie gus hana"),
+        ("gt compares folded text bytewise", Filter::text(cost_center, CmpOp::Gt, "CC-2"), "elodie"),
+        ("le", Filter::text(cost_center, CmpOp::Le, "CC-1000"), "femi"),
+        ("present skips empty strings", Filter::Present(display_name), "elodie femi"),
+        ("present of a nested attribute", Filter::Present(cost_center), "elodie femi"),
+        ("not present", Filter::Not(Box::new(Filter::Present(UserAttr::Stored(StoredAttr::NickName)))), "elodie femi hana"),
+        ("case-exact eq reads the value as sent", exact(CmpOp::Eq, "ÉLODIE Mercier"), "elodie"),
+        ("case-exact eq in another case", exact(CmpOp::Eq, "élodie mercier"), ""),
+    ];
+
+    let mut conn = db.store.read().await?;
+    for (name, filter, expected) in cases {
+        let query = UserQuery { filter: filter.clone(), ..everyone(Sort { key: SortKey::UserName, direction: SortDirection::Asc }) };
+        let found = user_names(&conn.list_users(&query).await?).join(" ");
+        assert_eq!(found, expected, "case {name:?}");
+        let count = conn.count_users(&filter).await?;
+        assert_eq!(count, expected.split_whitespace().count() as i64, "count of case {name:?}");
+    }
 });

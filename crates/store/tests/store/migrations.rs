@@ -98,3 +98,27 @@ async fn schemas_match_across_backends() -> anyhow::Result<()> {
     })
     .await
 }
+
+store_test!(folded_scim_attributes_filled_by_migration, |db| {
+    use roster_domain::filter::{CmpOp, Filter, StoredAttr, UserAttr};
+
+    let attributes = serde_json::json!({"displayName": "ÉLODIE Mercier"});
+    let person = roster_domain::User {
+        scim_attributes: attributes.as_object().cloned().unwrap_or_default(),
+        ..crate::common::user("elodie")
+    };
+    crate::common::insert_user(&db.store, &person).await?;
+    // Turn the database back into one from before the folded copy existed.
+    db.execute_raw(&[
+        "ALTER TABLE users DROP COLUMN scim_attributes_folded",
+        "DELETE FROM schema_migrations WHERE version = 5",
+    ])
+    .await?;
+
+    let applied = db.store.migrate().await?;
+    assert_eq!(applied, vec![5], "only the folded copy's migration should be pending");
+
+    let filter = Filter::text(UserAttr::Stored(StoredAttr::DisplayName), CmpOp::Eq, "élodie mercier");
+    let count = db.store.read().await?.count_users(&filter).await?;
+    assert_eq!(count, 1, "the migration should fold the attributes of users stored before it");
+});
