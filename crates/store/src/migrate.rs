@@ -38,6 +38,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_jml.sql"),
         postgres: include_str!("../migrations/postgres/0004_jml.sql"),
     },
+    Migration {
+        version: 5,
+        description: "JML mappings and policies stored by name",
+        sqlite: include_str!("../migrations/sqlite/0005_jml_configs.sql"),
+        postgres: include_str!("../migrations/postgres/0005_jml_configs.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -6,7 +6,17 @@ use roster_domain::User;
 store_test!(run_item_recorded_once, |db| {
     let now = at("2026-12-04T10:00:00Z");
     let mut tx = db.store.begin().await?;
-    let plan_id = tx.insert_jml_plan("hr", now, "admin", false, "", "{}").await?;
+    let plan = roster_store::NewJmlPlan {
+        source: "hr",
+        created_at: now,
+        created_by: "admin",
+        has_errors: false,
+        policy: "",
+        body: "{}",
+        mapping_used: None,
+        policy_used: None,
+    };
+    let plan_id = tx.insert_jml_plan(&plan).await?;
     let run_id = tx.insert_jml_run(plan_id, "running", now, "admin").await?;
     assert!(tx.insert_jml_run_item(plan_id, "E1", run_id, "applied", None, now).await?);
     assert!(!tx.insert_jml_run_item(plan_id, "E1", run_id, "applied", None, now).await?, "a second outcome must be refused");
