@@ -70,7 +70,8 @@ pub const MAX_CHANGES_PAGE: usize = 1000;
 /// Which of a plan's changes to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangesQuery {
-    /// Only changes of this kind.
+    /// Only changes that count as this kind in the plan's counts, where `update` includes changes of kind
+    /// `none` (attributes or roles without a state change).
     pub kind: Option<ChangeKind>,
     /// Only changes after this position in the plan, counted from 1 over all kinds.
     pub after: Option<usize>,
@@ -332,7 +333,7 @@ impl Roster {
         };
         let plan = parse_plan(&record)?;
 
-        let wanted = |change: &PersonChange| query.kind.is_none_or(|kind| change.kind == kind);
+        let wanted = |change: &PersonChange| query.kind.is_none_or(|kind| counted_kind(change.kind) == kind);
         let total = plan.changes.iter().filter(|change| wanted(change)).count();
 
         let after = query.after.unwrap_or(0);
@@ -842,6 +843,12 @@ impl Roster {
             .await?;
         Ok(Some(format!("archived user {}", user.id)))
     }
+}
+
+/// Returns the kind a change counts as in a plan's counts: a change without a state change (kind `none`) counts
+/// as an `update`.
+fn counted_kind(kind: ChangeKind) -> ChangeKind {
+    if kind == ChangeKind::None { ChangeKind::Update } else { kind }
 }
 
 fn role_key(role_type: &RoleType, grant: &Grant) -> RoleKey {

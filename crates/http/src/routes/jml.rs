@@ -176,11 +176,13 @@ pub async fn get_plan(State(state): State<AppState>, Auth(actor): Auth, Path(id)
 
 /// Lists a page of a plan's changes in apply order, one person each. Scope: `users:read`.
 ///
-/// `meta.total_count` is the number of changes that match `kind` in the whole plan. `links.next` is absent on
+/// `kind` selects the changes that the plan's counts count under that kind, so `update` also lists changes of
+/// kind `none` (attributes or roles without a state change). `meta.total_count` is the number of changes that
+/// match `kind` in the whole plan. `links.next` is absent on
 /// the last page. Each change's id is its position in the plan, counted from 1 over all kinds.
 #[utoipa::path(get, path = "/core/jml/plans/{id}/changes", tag = "jml",
     params(("id" = String, Path, description = "Plan id"),
-        ("kind" = Option<String>, Query, description = "create, update, activate, suspend, restore or archive; also filter[kind]"),
+        ("kind" = Option<String>, Query, description = "create, update, activate, suspend, restore or archive, as in the plan's counts; also filter[kind]"),
         ("page[size]" = Option<u32>, Query, description = "1 to 1000, default 100"),
         ("page[number]" = Option<u32>, Query, description = "offset pages, from 1"),
         ("page[after]" = Option<String>, Query, description = "The change id to continue after, from links.next")),
