@@ -1,5 +1,5 @@
 //! JML mappings and policies stored on the server by name. A plan can name them instead of uploading the files,
-//! and the database holds them, so every node of a deployment sees the same ones.
+//! and the database stores them, so every node of a deployment sees the same ones.
 
 use roster_domain::Scope;
 use roster_jml::{Mapping, Policy};
@@ -11,10 +11,10 @@ use crate::Roster;
 use crate::actor::Actor;
 use crate::error::{Result, ServiceError};
 
-/// The longest name of a stored mapping or policy, in characters.
+/// The maximum length of a stored mapping or policy name, in characters.
 pub const MAX_CONFIG_NAME_LEN: usize = 64;
 
-/// Which of the two configuration files a stored item is.
+/// The kind of a stored configuration file: a mapping or a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JmlConfigKind {
     Mapping,
@@ -118,7 +118,8 @@ impl Roster {
         Ok(put)
     }
 
-    /// One attempt of [`Self::put_jml_config`]; `None` when a concurrent request changed the same name first.
+    /// Makes one attempt of [`Self::put_jml_config`]. Returns `None` when a concurrent request changed the same name
+    /// first.
     async fn try_put_jml_config(&self, actor: &Actor, kind: JmlConfigKind, name: &str, body: &str) -> Result<Option<PutConfig>> {
         let now = self.clock.now();
         let mut conn = self.store.begin().await?;

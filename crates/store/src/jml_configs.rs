@@ -94,8 +94,8 @@ impl Conn {
         Ok(id)
     }
 
-    /// Replaces the body of a configuration that is still at `expected_version`, setting `record.version`.
-    /// Returns false when it changed or vanished since it was read.
+    /// Writes the body, version, hash and update fields of `record` over a configuration that is still at
+    /// `expected_version`. Returns false when it changed or vanished since it was read.
     pub async fn update_jml_config(&mut self, record: &JmlConfigRecord, expected_version: i64) -> Result<bool, StoreError> {
         let sql = "UPDATE jml_configs SET body = $1, version = $2, sha256 = $3, updated_at = $4, updated_by = $5 \
              WHERE kind = $6 AND name = $7 AND version = $8";

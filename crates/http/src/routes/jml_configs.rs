@@ -17,7 +17,7 @@ use crate::error::{ApiError, Source};
 use crate::extract::{Auth, MAX_BODY_BYTES, Path};
 use crate::response::{json_api, with_etag};
 
-/// How a PUT body carries the file.
+/// The media type family of a PUT body: the TOML file itself, or a JSON:API document.
 enum BodyFormat {
     Toml,
     JsonApi,

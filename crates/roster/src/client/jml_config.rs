@@ -30,7 +30,7 @@ enum ConfigCommand {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
-    /// List the stored files: name, version, SHA-256, and when and by whom each was last stored.
+    /// List the stored files with name, version, SHA-256, last update time and the token that stored them.
     List {
         #[arg(long, value_enum)]
         format: Option<Format>,
@@ -45,7 +45,7 @@ enum ConfigCommand {
     Delete { name: String },
 }
 
-/// Which collection a command works on.
+/// The collection a command works on.
 #[derive(Debug, Clone, Copy)]
 pub enum ConfigKind {
     Mapping,

@@ -27,7 +27,7 @@ async fn plan_by_name(server: &TestServer, feed: &[u8], mapping: &str, policy: &
     server.send(server.request(Method::POST, "/core/jml/plans").multipart(form)).await
 }
 
-/// The hex SHA-256 of a text, as the service computes it; a known vector checks that it is SHA-256.
+/// Returns the hex SHA-256 of a text as the service computes it. A known vector checks that it is SHA-256.
 fn sha256_hex(text: &str) -> String {
     roster_service::config_sha256(text)
 }
@@ -185,7 +185,8 @@ api_test!(plan_rejects_unknown_or_double_config, |server| {
     let unknown = plan_by_name(&server, feed.as_bytes(), "nope", "birthright").await?;
     assert_invalid(&unknown, "not_found", "/mapping_name");
     let detail = unknown.error()["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("\"nope\"") && detail.contains("PUT /core/jml/mappings/nope"), "{detail}");
+    assert!(detail.contains("\"nope\""), "the error names the unknown name: {detail}");
+    assert!(detail.contains("PUT /core/jml/mappings/nope"), "the error says how to store it: {detail}");
     let unknown_policy = plan_by_name(&server, feed.as_bytes(), "nope", "missing").await?;
     assert_eq!(unknown_policy.pointers(), vec!["/mapping_name".to_string()], "the first unknown name fails");
 
@@ -199,7 +200,7 @@ api_test!(plan_rejects_unknown_or_double_config, |server| {
     assert_eq!(server.query_i64("SELECT COUNT(*) FROM jml_plans").await?, 0, "no plan was stored");
 });
 
-/// A feed of E1..E`n` in Sales, with E1..E`moved` moved to Engineering.
+/// Builds a feed of E1..E`n` in Sales, with E1..E`moved` moved to Engineering.
 fn moved_feed(n: usize, moved: usize) -> String {
     sales_feed(n)
         .lines()
