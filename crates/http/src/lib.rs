@@ -65,6 +65,17 @@ pub fn app_with_upload_limit(roster: Roster, max_upload_bytes: usize) -> Router 
             post(routes::jml::create_plan).layer(DefaultBodyLimit::max(max_upload_bytes.saturating_add(4 * MAX_BODY_BYTES))),
         )
         .route("/core/jml/plans/{id}", get(routes::jml::get_plan))
+        .route("/core/jml/plans/{id}/changes", get(routes::jml::list_plan_changes))
+        .route("/core/jml/mappings", get(routes::jml_configs::list_mappings))
+        .route(
+            "/core/jml/mappings/{name}",
+            get(routes::jml_configs::get_mapping).put(routes::jml_configs::put_mapping).delete(routes::jml_configs::delete_mapping),
+        )
+        .route("/core/jml/policies", get(routes::jml_configs::list_policies))
+        .route(
+            "/core/jml/policies/{name}",
+            get(routes::jml_configs::get_policy).put(routes::jml_configs::put_policy).delete(routes::jml_configs::delete_policy),
+        )
         .route("/core/jml/plans/{id}/apply", post(routes::jml::apply_plan))
         .route("/core/jml/runs/{id}", get(routes::jml::get_run))
         .route("/core/jml/events", post(routes::jml::post_event))

@@ -9,13 +9,14 @@ use roster_jml::{
     Attributes, ChangeKind, CurrentUser, Grant, Mapping, PersonChange, Plan, PlanInput, PlanOptions, Policy,
     RoleChange, ScheduledKind, UserState, compute_plan, read_mapped_feed,
 };
-use roster_store::{Conn, JmlPlanRecord, JmlRunRecord, ScheduledAction};
+use roster_store::{Conn, JmlPlanRecord, JmlRunRecord, NewJmlPlan, PlanConfigRef, ScheduledAction};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 
 use crate::Roster;
 use crate::actor::Actor;
 use crate::error::{Result, ServiceError};
+use crate::jml_config::{ConfigSource, JmlConfigKind};
 use crate::users::{roles_json, status_change};
 
 /// Activates a pending user on its start date and grants the roles planned for it.
@@ -40,11 +41,11 @@ impl Default for JmlSettings {
     }
 }
 
-/// A feed upload with its mapping and policy.
+/// A feed upload with its mapping and policy, each uploaded or named.
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
-    pub mapping: String,
-    pub policy: String,
+    pub mapping: ConfigSource,
+    pub policy: ConfigSource,
     pub feed: Vec<u8>,
     pub full_feed: bool,
 }
@@ -57,6 +58,37 @@ pub struct StoredPlan {
     pub created_by: String,
     pub plan: Plan,
     pub runs: Vec<JmlRunRecord>,
+    /// The mapping the plan used; `None` for older plans and webhook events.
+    pub mapping_used: Option<PlanConfigRef>,
+    /// The policy the plan used; `None` for older plans.
+    pub policy_used: Option<PlanConfigRef>,
+}
+
+/// The largest page of a plan's changes.
+pub const MAX_CHANGES_PAGE: usize = 1000;
+
+/// Which of a plan's changes to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangesQuery {
+    /// Only changes that count as this kind in the plan's counts, where `update` includes changes of kind
+    /// `none` (attributes or roles without a state change).
+    pub kind: Option<ChangeKind>,
+    /// Only changes after this position in the plan, counted from 1 over all kinds.
+    pub after: Option<usize>,
+    /// Matching changes to skip before the page.
+    pub offset: usize,
+    /// At most this many changes, up to [`MAX_CHANGES_PAGE`].
+    pub limit: usize,
+}
+
+/// A page of a plan's changes, each with its position in the plan (from 1).
+#[derive(Debug, Clone)]
+pub struct ChangesPage {
+    pub changes: Vec<(usize, PersonChange)>,
+    /// How many changes match the kind filter in the whole plan.
+    pub total: usize,
+    /// The position to continue after, when more changes match.
+    pub next_after: Option<usize>,
 }
 
 /// Flags of an apply.
@@ -170,13 +202,20 @@ impl Roster {
     /// `users:write`, since the plan is the first step of a change.
     pub async fn create_jml_plan(&self, actor: &Actor, request: PlanRequest) -> Result<StoredPlan> {
         actor.require(Scope::UsersWrite)?;
-        let mapping = Mapping::parse(&request.mapping).map_err(|e| invalid("mapping", e))?;
-        let policy = Policy::parse(&request.policy).map_err(|e| invalid("policy", e))?;
+        let (mapping_text, mapping_used, policy_text, policy_used) = {
+            let mut conn = self.store.read().await?;
+            let (mapping_text, mapping_used) = self.resolve_config(&mut conn, JmlConfigKind::Mapping, request.mapping).await?;
+            let (policy_text, policy_used) = self.resolve_config(&mut conn, JmlConfigKind::Policy, request.policy).await?;
+            (mapping_text, mapping_used, policy_text, policy_used)
+        };
+
+        let mapping = Mapping::parse(&mapping_text).map_err(|e| invalid("mapping", e))?;
+        let policy = Policy::parse(&policy_text).map_err(|e| invalid("policy", e))?;
         let feed = read_mapped_feed(&request.feed, &mapping).map_err(|e| invalid("feed", e))?;
         let options = PlanOptions { full_feed: request.full_feed };
 
         let plan = self.compute(&mapping, &policy, feed, options).await?;
-        let stored = self.store_plan(actor, &plan, &request.policy).await?;
+        let stored = self.store_plan(actor, &plan, &policy_text, Some(mapping_used), Some(policy_used)).await?;
         tracing::info!(plan_id = stored.id, changes = plan.changes.len(), errors = plan.errors.len(), "created JML plan");
         Ok(stored)
     }
@@ -236,13 +275,32 @@ impl Roster {
         }))
     }
 
-    async fn store_plan(&self, actor: &Actor, plan: &Plan, policy: &str) -> Result<StoredPlan> {
+    async fn store_plan(
+        &self,
+        actor: &Actor,
+        plan: &Plan,
+        policy: &str,
+        mapping_used: Option<PlanConfigRef>,
+        policy_used: Option<PlanConfigRef>,
+    ) -> Result<StoredPlan> {
         let body = serde_json::to_string(plan).map_err(|e| ServiceError::Internal(format!("serialising a plan failed: {e}")))?;
         let now = self.clock.now();
+        let record = NewJmlPlan {
+            source: &plan.source,
+            created_at: now,
+            created_by: &actor.name,
+            has_errors: !plan.errors.is_empty(),
+            policy,
+            body: &body,
+            mapping_used: mapping_used.as_ref(),
+            policy_used: policy_used.as_ref(),
+        };
+
         let mut conn = self.store.begin().await?;
-        let id = conn.insert_jml_plan(&plan.source, now, &actor.name, !plan.errors.is_empty(), policy, &body).await?;
+        let id = conn.insert_jml_plan(&record).await?;
         conn.commit().await?;
-        Ok(StoredPlan { id, created_at: now, created_by: actor.name.clone(), plan: plan.clone(), runs: Vec::new() })
+
+        Ok(StoredPlan { id, created_at: now, created_by: actor.name.clone(), plan: plan.clone(), runs: Vec::new(), mapping_used, policy_used })
     }
 
     /// Loads a stored plan and its runs. Requires `users:read`.
@@ -252,7 +310,48 @@ impl Roster {
         let record = conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?;
         let runs = conn.jml_runs_of_plan(id).await?;
         let plan = parse_plan(&record)?;
-        Ok(StoredPlan { id, created_at: record.created_at, created_by: record.created_by, plan, runs })
+        Ok(StoredPlan {
+            id,
+            created_at: record.created_at,
+            created_by: record.created_by,
+            plan,
+            runs,
+            mapping_used: record.mapping_used,
+            policy_used: record.policy_used,
+        })
+    }
+
+    /// Lists a page of a stored plan's changes in apply order, optionally of one kind. Requires `users:read`.
+    ///
+    /// NOTE: each page parses the whole stored plan, so a page of a large plan costs as much work as the plan's
+    /// size, though it returns only the page.
+    pub async fn list_jml_plan_changes(&self, actor: &Actor, id: i64, query: ChangesQuery) -> Result<ChangesPage> {
+        actor.require(Scope::UsersRead)?;
+        let record = {
+            let mut conn = self.store.read().await?;
+            conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?
+        };
+        let plan = parse_plan(&record)?;
+
+        let wanted = |change: &PersonChange| query.kind.is_none_or(|kind| counted_kind(change.kind) == kind);
+        let total = plan.changes.iter().filter(|change| wanted(change)).count();
+
+        let after = query.after.unwrap_or(0);
+        let limit = query.limit.clamp(1, MAX_CHANGES_PAGE);
+        let mut selected: Vec<(usize, PersonChange)> = plan
+            .changes
+            .into_iter()
+            .enumerate()
+            .map(|(index, change)| (index + 1, change))
+            .filter(|(position, change)| *position > after && wanted(change))
+            .skip(query.offset)
+            .take(limit + 1)
+            .collect();
+
+        let has_more = selected.len() > limit;
+        selected.truncate(limit);
+        let next_after = if has_more { selected.last().map(|(position, _)| *position) } else { None };
+        Ok(ChangesPage { changes: selected, total, next_after })
     }
 
     /// Loads a run. Requires `users:read`.
@@ -623,10 +722,10 @@ impl Roster {
     pub async fn apply_jml_event(&self, actor: &Actor, event: JmlEvent) -> Result<(StoredPlan, JmlRunRecord)> {
         actor.require(Scope::UsersWrite)?;
         actor.require(Scope::RolesWrite)?;
-        let policy_text = {
+        let (policy_text, policy_used) = {
             let mut conn = self.store.read().await?;
             let latest = conn.latest_jml_plan(&event.source).await?;
-            latest.map(|p| p.policy).ok_or_else(|| {
+            latest.map(|p| (p.policy, p.policy_used)).ok_or_else(|| {
                 ServiceError::field(
                     "source",
                     "not_found",
@@ -677,7 +776,7 @@ impl Roster {
         if let Some(error) = plan.errors.first() {
             return Err(ServiceError::field("person", "invalid", error.reason.clone()));
         }
-        let stored = self.store_plan(actor, &plan, &policy_text).await?;
+        let stored = self.store_plan(actor, &plan, &policy_text, None, policy_used).await?;
         let (record, plan, run_id) = self.start_run(actor, stored.id, ApplyOptions { skip_invalid: false, allow_mass_leavers: true }).await?;
         self.execute_run(actor, &record, &plan, run_id).await?;
         let mut conn = self.store.read().await?;
@@ -744,6 +843,12 @@ impl Roster {
             .await?;
         Ok(Some(format!("archived user {}", user.id)))
     }
+}
+
+/// Returns the kind a change counts as in a plan's counts: a change without a state change (kind `none`) counts
+/// as an `update`.
+fn counted_kind(kind: ChangeKind) -> ChangeKind {
+    if kind == ChangeKind::None { ChangeKind::Update } else { kind }
 }
 
 fn role_key(role_type: &RoleType, grant: &Grant) -> RoleKey {

@@ -9,6 +9,7 @@ mod clock;
 mod error;
 mod groups;
 mod jml;
+mod jml_config;
 mod review;
 mod roles;
 mod scheduled_actions;
@@ -23,7 +24,12 @@ pub use bootstrap::{ADMIN_TOKEN_FILE, Bootstrap};
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::{Result, ServiceError};
 pub use groups::{GroupList, GroupWithMembers, NewGroup};
-pub use jml::{ACTIVATE_USER, ARCHIVE_USER, ApplyOptions, EventPerson, JmlEvent, JmlSettings, PlanRequest, StoredPlan};
+pub use jml::{
+    ACTIVATE_USER, ARCHIVE_USER, ApplyOptions, ChangesPage, ChangesQuery, EventPerson, JmlEvent, JmlSettings, MAX_CHANGES_PAGE, PlanRequest,
+    StoredPlan,
+};
+pub use jml_config::{ConfigSource, JmlConfigKind, MAX_CONFIG_NAME_LEN, PutConfig, check_config_name, config_sha256};
+pub use roster_store::{JmlConfigRecord, PlanConfigRef};
 pub use roster_jml as engine;
 pub use roster_store::JmlRunRecord;
 pub use review::{AccessReview, ExcessRole, MissingRole, UserReview};

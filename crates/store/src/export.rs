@@ -182,6 +182,20 @@ pub struct JmlFeedUserRow {
     pub since: DbTime,
 }
 
+/// A stored JML mapping or policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct JmlConfigRow {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    pub body: String,
+    pub version: i64,
+    pub sha256: String,
+    pub created_at: DbTime,
+    pub updated_at: DbTime,
+    pub updated_by: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct SettingRow {
     pub key: String,
@@ -203,6 +217,7 @@ pub enum ExportRecord {
     GroupMembers(GroupMemberRow),
     GroupRoles(GroupRoleRow),
     JmlFeedUsers(JmlFeedUserRow),
+    JmlConfigs(JmlConfigRow),
     AuditLog(AuditRow),
 }
 
@@ -219,6 +234,7 @@ pub const EXPORT_TABLES: &[&str] = &[
     "group_members",
     "group_roles",
     "jml_feed_users",
+    "jml_configs",
     "audit_log",
 ];
 
@@ -273,6 +289,7 @@ impl Conn {
                 });
                 rows.into_iter().zip(after + 1..).map(|(r, key)| (key, ExportRecord::JmlFeedUsers(r))).collect()
             }
+            "jml_configs" => page!(JmlConfigRow, JmlConfigs, "SELECT id, kind, name, body, version, sha256, created_at, updated_at, updated_by FROM jml_configs WHERE id > $1 ORDER BY id LIMIT $2", id),
             "audit_log" => page!(AuditRow, AuditLog, "SELECT seq, created_at, actor_token_id, actor_name, action, target_type, target_id, changes, request_id, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2", seq),
             other => return Err(StoreError::Corrupt(format!("unknown table {other:?}"))),
         };
@@ -293,6 +310,7 @@ impl Conn {
             "group_members" => "SELECT COUNT(*) FROM group_members",
             "group_roles" => "SELECT COUNT(*) FROM group_roles",
             "jml_feed_users" => "SELECT COUNT(*) FROM jml_feed_users",
+            "jml_configs" => "SELECT COUNT(*) FROM jml_configs",
             "audit_log" => "SELECT COUNT(*) FROM audit_log",
             other => return Err(StoreError::Corrupt(format!("unknown table {other:?}"))),
         };
@@ -368,6 +386,11 @@ impl Conn {
                 sqlx::query("INSERT INTO jml_feed_users (source, user_id, relation, since) VALUES ($1, $2, $3, $4)")
                     .bind(&r.source).bind(r.user_id).bind(&r.relation).bind(r.since).execute(c).await?;
             }),
+            ExportRecord::JmlConfigs(r) => with_conn!(self, |c| {
+                sqlx::query("INSERT INTO jml_configs (id, kind, name, body, version, sha256, created_at, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(r.id).bind(&r.kind).bind(&r.name).bind(&r.body).bind(r.version).bind(&r.sha256)
+                    .bind(r.created_at).bind(r.updated_at).bind(&r.updated_by).execute(c).await?;
+            }),
             ExportRecord::AuditLog(r) => with_conn!(self, |c| {
                 sqlx::query("INSERT INTO audit_log (seq, created_at, actor_token_id, actor_name, action, target_type, target_id, changes, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                     .bind(r.seq).bind(r.created_at).bind(r.actor_token_id).bind(&r.actor_name).bind(&r.action)
@@ -394,8 +417,9 @@ impl Conn {
         if self.backend() == Backend::Sqlite {
             return Ok(());
         }
-        for table in ["role_types", "users", "role_assignments", "snapshots", "tokens", "scheduled_actions", "groups"] {
+        for table in ["role_types", "users", "role_assignments", "snapshots", "tokens", "scheduled_actions", "groups", "jml_configs"] {
             let sql = match table {
+                "jml_configs" => postgres_reset_sequence!("jml_configs"),
                 "groups" => postgres_reset_sequence!("groups"),
                 "role_types" => postgres_reset_sequence!("role_types"),
                 "users" => postgres_reset_sequence!("users"),

@@ -19,6 +19,39 @@ pub struct JmlPlanRecord {
     /// The policy text the plan was computed with; webhook events of the same source reuse it.
     pub policy: String,
     pub body: String,
+    /// The mapping the plan was computed with; `None` for plans made before this was recorded, and for the
+    /// built-in mapping of webhook events.
+    pub mapping_used: Option<PlanConfigRef>,
+    /// The policy the plan was computed with; `None` for plans made before this was recorded.
+    pub policy_used: Option<PlanConfigRef>,
+}
+
+/// Which mapping or policy a plan used: the stored one's name and version, or neither for an uploaded file, and
+/// the hex SHA-256 of the text either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanConfigRef {
+    pub name: Option<String>,
+    pub version: Option<i64>,
+    pub sha256: String,
+}
+
+impl PlanConfigRef {
+    fn from_columns(name: Option<String>, version: Option<i64>, sha256: Option<String>) -> Option<Self> {
+        sha256.map(|sha256| Self { name, version, sha256 })
+    }
+}
+
+/// A plan to insert.
+#[derive(Debug, Clone, Copy)]
+pub struct NewJmlPlan<'a> {
+    pub source: &'a str,
+    pub created_at: Timestamp,
+    pub created_by: &'a str,
+    pub has_errors: bool,
+    pub policy: &'a str,
+    pub body: &'a str,
+    pub mapping_used: Option<&'a PlanConfigRef>,
+    pub policy_used: Option<&'a PlanConfigRef>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -30,6 +63,12 @@ struct PlanRow {
     has_errors: i64,
     policy: String,
     body: String,
+    mapping_name: Option<String>,
+    mapping_version: Option<i64>,
+    mapping_sha256: Option<String>,
+    policy_name: Option<String>,
+    policy_version: Option<i64>,
+    policy_sha256: Option<String>,
 }
 
 impl From<PlanRow> for JmlPlanRecord {
@@ -42,8 +81,17 @@ impl From<PlanRow> for JmlPlanRecord {
             has_errors: row.has_errors != 0,
             policy: row.policy,
             body: row.body,
+            mapping_used: PlanConfigRef::from_columns(row.mapping_name, row.mapping_version, row.mapping_sha256),
+            policy_used: PlanConfigRef::from_columns(row.policy_name, row.policy_version, row.policy_sha256),
         }
     }
+}
+
+macro_rules! plan_columns {
+    () => {
+        "id, source, created_at, created_by, has_errors, policy, body, mapping_name, mapping_version, mapping_sha256, \
+         policy_name, policy_version, policy_sha256"
+    };
 }
 
 /// A stored run of a plan.
@@ -116,25 +164,26 @@ macro_rules! run_columns {
 }
 
 impl Conn {
-    pub async fn insert_jml_plan(
-        &mut self,
-        source: &str,
-        created_at: Timestamp,
-        created_by: &str,
-        has_errors: bool,
-        policy: &str,
-        body: &str,
-    ) -> Result<i64, StoreError> {
-        let sql = "INSERT INTO jml_plans (source, created_at, created_by, has_errors, policy, body) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+    pub async fn insert_jml_plan(&mut self, plan: &NewJmlPlan<'_>) -> Result<i64, StoreError> {
+        let sql = "INSERT INTO jml_plans (source, created_at, created_by, has_errors, policy, body, mapping_name, \
+             mapping_version, mapping_sha256, policy_name, policy_version, policy_sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+        let mapping = plan.mapping_used;
+        let policy = plan.policy_used;
         let id = with_conn!(self, |c| {
             sqlx::query_scalar::<_, i64>(sql)
-                .bind(source)
-                .bind(DbTime(created_at))
-                .bind(created_by)
-                .bind(i64::from(has_errors))
-                .bind(policy)
-                .bind(body)
+                .bind(plan.source)
+                .bind(DbTime(plan.created_at))
+                .bind(plan.created_by)
+                .bind(i64::from(plan.has_errors))
+                .bind(plan.policy)
+                .bind(plan.body)
+                .bind(mapping.and_then(|r| r.name.as_deref()))
+                .bind(mapping.and_then(|r| r.version))
+                .bind(mapping.map(|r| r.sha256.as_str()))
+                .bind(policy.and_then(|r| r.name.as_deref()))
+                .bind(policy.and_then(|r| r.version))
+                .bind(policy.map(|r| r.sha256.as_str()))
                 .fetch_one(c)
                 .await?
         });
@@ -142,7 +191,7 @@ impl Conn {
     }
 
     pub async fn jml_plan(&mut self, id: i64) -> Result<Option<JmlPlanRecord>, StoreError> {
-        let sql = "SELECT id, source, created_at, created_by, has_errors, policy, body FROM jml_plans WHERE id = $1";
+        let sql = concat!("SELECT ", plan_columns!(), " FROM jml_plans WHERE id = $1");
         let row = with_conn!(self, |c| {
             sqlx::query_as::<_, PlanRow>(sql).bind(id).fetch_optional(c).await?
         });
@@ -151,8 +200,7 @@ impl Conn {
 
     /// Loads the newest plan of a feed source.
     pub async fn latest_jml_plan(&mut self, source: &str) -> Result<Option<JmlPlanRecord>, StoreError> {
-        let sql = "SELECT id, source, created_at, created_by, has_errors, policy, body FROM jml_plans \
-             WHERE source = $1 ORDER BY id DESC LIMIT 1";
+        let sql = concat!("SELECT ", plan_columns!(), " FROM jml_plans WHERE source = $1 ORDER BY id DESC LIMIT 1");
         let row = with_conn!(self, |c| {
             sqlx::query_as::<_, PlanRow>(sql).bind(source).fetch_optional(c).await?
         });

@@ -44,6 +44,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_scim_attributes_folded.sql"),
         postgres: include_str!("../migrations/postgres/0005_scim_attributes_folded.sql"),
     },
+    Migration {
+        version: 6,
+        description: "JML mappings and policies stored by name",
+        sqlite: include_str!("../migrations/sqlite/0006_jml_configs.sql"),
+        postgres: include_str!("../migrations/postgres/0006_jml_configs.sql"),
+    },
 ];
 
 /// The migration that adds `users.scim_attributes_folded`, which Rust code then fills in the same transaction,

@@ -1,18 +1,37 @@
 //! `/core/jml`: HR feed plans, their runs, and single-person webhook events.
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use roster_domain::Scope;
-use roster_service::engine::Plan;
-use roster_service::{ApplyOptions, JmlEvent, JmlRunRecord, PlanRequest, StoredPlan};
+use roster_service::engine::{ChangeKind, Plan};
+use roster_service::{
+    ApplyOptions, ChangesQuery, ConfigSource, JmlEvent, JmlRunRecord, MAX_CHANGES_PAGE, PlanConfigRef, PlanRequest, StoredPlan,
+};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, Source};
 use crate::extract::{Auth, JsonBody, MAX_BODY_BYTES, OptionalJsonBody};
+use crate::query::Params;
 use crate::response::json_api;
+
+/// The query parameters of a plan's changes.
+const CHANGES_PARAMETERS: &[&str] = &["kind", "page[size]", "page[number]", "page[after]"];
+
+/// The page size of a plan's changes when `page[size]` is absent.
+const DEFAULT_CHANGES_PAGE: usize = 100;
+
+/// The change kinds that `kind` accepts.
+const CHANGE_KINDS: &[ChangeKind] = &[
+    ChangeKind::Create,
+    ChangeKind::Update,
+    ChangeKind::Activate,
+    ChangeKind::Suspend,
+    ChangeKind::Restore,
+    ChangeKind::Archive,
+];
 
 /// The default limit of a feed upload, separate from the 1 MiB limit of ordinary requests.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 256 * 1024 * 1024;
@@ -35,18 +54,48 @@ fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
     text.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| ApiError::not_found(format!("{what} {text:?} not found")))
 }
 
+/// The mapping or policy parts of a plan upload: the file, or the name of a stored one.
+#[derive(Default)]
+struct ConfigParts {
+    text: Option<String>,
+    name: Option<String>,
+}
+
+impl ConfigParts {
+    /// Returns the uploaded file or the stored name; exactly one of the two parts must be present.
+    fn into_source(self, part: &str) -> Result<ConfigSource, ApiError> {
+        match (self.text, self.name) {
+            (Some(text), None) => Ok(ConfigSource::Text(text)),
+            (None, Some(name)) => Ok(ConfigSource::Stored(name.trim().to_string())),
+            (Some(_), Some(_)) => Err(ApiError::with_source(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                "Invalid form",
+                format!("both {part} and {part}_name are given; send the file or the name of a stored {part}, not both"),
+                Source::Pointer(format!("/{part}_name")),
+            )),
+            (None, None) => Err(bad_form(format!(
+                "the {part} part is missing; send the {part} file as {part}, or the name of a stored one as {part}_name"
+            ))),
+        }
+    }
+}
+
 /// Computes a plan from an uploaded feed. Scope: `users:write`.
 ///
-/// The body is `multipart/form-data` with the parts `feed` (CSV or JSON Lines), `mapping` and `policy` (TOML),
-/// and optionally `full_feed` (`true` when the feed lists everyone). The feed is read as it streams in, up to the
-/// upload limit (256 MiB by default). Unmapped columns are dropped while parsing and never stored.
+/// The body is `multipart/form-data` with the parts `feed` (CSV or JSON Lines), `mapping` (TOML) or
+/// `mapping_name` (a stored mapping), `policy` (TOML) or `policy_name` (a stored policy), and optionally
+/// `full_feed` (`true` when the feed lists everyone). The feed is read as it streams in, up to the upload limit
+/// (256 MiB by default). Unmapped columns are dropped while parsing and never stored. The reply is the plan
+/// without its changes, which `GET /core/jml/plans/{id}/changes` lists page by page.
 #[utoipa::path(post, path = "/core/jml/plans", tag = "jml",
-    request_body(content_type = "multipart/form-data", description = "Parts feed, mapping, policy and optional full_feed"),
-    responses((status = 201, description = "The plan"), (status = 400, description = "Invalid form"),
+    request_body(content_type = "multipart/form-data",
+        description = "Parts feed, mapping or mapping_name, policy or policy_name, and optional full_feed"),
+    responses((status = 201, description = "The plan, without its changes"), (status = 400, description = "Invalid form"),
         (status = 401, description = "Missing or invalid token"), (status = 403, description = "Missing scope"),
         (status = 413, description = "A part exceeds its size limit"),
         (status = 415, description = "The body is not multipart/form-data"),
-        (status = 422, description = "Invalid mapping, policy or feed")),
+        (status = 422, description = "Invalid mapping, policy or feed; an unknown mapping_name or policy_name; or both a file and a name")),
     security(("bearer" = [])))]
 pub async fn create_plan(
     State(state): State<AppState>,
@@ -63,9 +112,8 @@ pub async fn create_plan(
             format!("{e}; send multipart/form-data with the parts feed, mapping and policy, as curl -F does"),
         )
     })?;
-    // TODO: the mapping and policy travel with every upload; naming ones stored on the server is not supported.
-    let mut mapping = None;
-    let mut policy = None;
+    let mut mapping = ConfigParts::default();
+    let mut policy = ConfigParts::default();
     let mut feed = None;
     let mut full_feed = false;
 
@@ -84,8 +132,10 @@ pub async fn create_plan(
         };
         match name.as_str() {
             "feed" => feed = Some(bytes),
-            "mapping" => mapping = Some(text(bytes)?),
-            "policy" => policy = Some(text(bytes)?),
+            "mapping" => mapping.text = Some(text(bytes)?),
+            "mapping_name" => mapping.name = Some(text(bytes)?),
+            "policy" => policy.text = Some(text(bytes)?),
+            "policy_name" => policy.name = Some(text(bytes)?),
             "full_feed" => {
                 full_feed = match text(bytes)?.trim() {
                     "true" => true,
@@ -93,33 +143,108 @@ pub async fn create_plan(
                     other => return Err(bad_form(format!("full_feed is {other:?}; send true or false"))),
                 }
             }
-            other => return Err(bad_form(format!("unknown part {other:?}; send feed, mapping, policy and full_feed"))),
+            other => {
+                return Err(bad_form(format!(
+                    "unknown part {other:?}; send feed, mapping or mapping_name, policy or policy_name, and full_feed"
+                )));
+            }
         }
     }
 
-    let missing = |part: &str| bad_form(format!("the {part} part is missing; send feed, mapping and policy"));
     let request = PlanRequest {
-        mapping: mapping.ok_or_else(|| missing("mapping"))?,
-        policy: policy.ok_or_else(|| missing("policy"))?,
-        feed: feed.ok_or_else(|| missing("feed"))?,
+        mapping: mapping.into_source("mapping")?,
+        policy: policy.into_source("policy")?,
+        feed: feed.ok_or_else(|| bad_form("the feed part is missing; send the HR feed as the feed part"))?,
         full_feed,
     };
     let stored = state.roster.create_jml_plan(&actor, request).await.map_err(|e| ApiError::from_service(e, ""))?;
     Ok(json_api(StatusCode::CREATED, json!({ "data": plan_resource(&stored) })))
 }
 
-/// Shows a stored plan with every person's change and the plan's runs. Scope: `users:read`.
-///
-/// TODO: the changes are not paged, so a plan of 100,000 people is one large response.
+/// Shows a stored plan: its counts, row errors, warnings, the mapping and policy it used, and its runs. Scope:
+/// `users:read`. The changes are listed page by page by `GET /core/jml/plans/{id}/changes`.
 #[utoipa::path(get, path = "/core/jml/plans/{id}", tag = "jml",
     params(("id" = String, Path, description = "Plan id")),
-    responses((status = 200, description = "The plan"), (status = 401, description = "Missing or invalid token"),
+    responses((status = 200, description = "The plan, without its changes"), (status = 401, description = "Missing or invalid token"),
         (status = 403, description = "Missing scope"), (status = 404, description = "No such plan")),
     security(("bearer" = [])))]
 pub async fn get_plan(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id, "plan")?;
     let stored = state.roster.get_jml_plan(&actor, id).await?;
     Ok(json_api(StatusCode::OK, json!({ "data": plan_resource(&stored) })))
+}
+
+/// Lists a page of a plan's changes in apply order, one person each. Scope: `users:read`.
+///
+/// `kind` selects the changes that the plan's counts count under that kind, so `update` also lists changes of
+/// kind `none` (attributes or roles without a state change). `meta.total_count` is the number of changes that
+/// match `kind` in the whole plan. `links.next` is absent on
+/// the last page. Each change's id is its position in the plan, counted from 1 over all kinds.
+#[utoipa::path(get, path = "/core/jml/plans/{id}/changes", tag = "jml",
+    params(("id" = String, Path, description = "Plan id"),
+        ("kind" = Option<String>, Query, description = "create, update, activate, suspend, restore or archive, as in the plan's counts; also filter[kind]"),
+        ("page[size]" = Option<u32>, Query, description = "1 to 1000, default 100"),
+        ("page[number]" = Option<u32>, Query, description = "offset pages, from 1"),
+        ("page[after]" = Option<String>, Query, description = "The change id to continue after, from links.next")),
+    responses((status = 200, description = "A page of the plan's changes"), (status = 400, description = "Invalid parameter"),
+        (status = 401, description = "Missing or invalid token"), (status = 403, description = "Missing scope"),
+        (status = 404, description = "No such plan")),
+    security(("bearer" = [])))]
+pub async fn list_plan_changes(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "plan")?;
+    let params = Params::parse(uri.query(), CHANGES_PARAMETERS)?;
+    let (query, page_number) = changes_query(&params)?;
+
+    let page = state.roster.list_jml_plan_changes(&actor, id, query).await?;
+
+    let data: Vec<Value> = page
+        .changes
+        .iter()
+        .map(|(position, change)| json!({ "type": "jml_plan_changes", "id": position.to_string(), "attributes": change }))
+        .collect();
+    let path = format!("/core/jml/plans/{id}/changes");
+    let next = match (page.next_after, page_number) {
+        (Some(_), Some(number)) => Some(format!("{path}?{}", params.with_page("page[number]", &(number + 1).to_string()))),
+        (Some(after), None) => Some(format!("{path}?{}", params.with_page("page[after]", &after.to_string()))),
+        _ => None,
+    };
+    let meta = json!({ "page_size": query.limit, "total_count": page.total });
+    Ok(json_api(StatusCode::OK, json!({ "data": data, "meta": meta, "links": { "next": next } })))
+}
+
+/// Reads the kind filter and the page of a changes listing; returns the page number when one was given.
+fn changes_query(params: &Params) -> Result<(ChangesQuery, Option<i64>), ApiError> {
+    let kind = match params.text("kind") {
+        None => None,
+        Some(text) => Some(CHANGE_KINDS.iter().copied().find(|kind| kind.as_str() == text).ok_or_else(|| {
+            let names: Vec<&str> = CHANGE_KINDS.iter().map(ChangeKind::as_str).collect();
+            ApiError::bad_parameter("kind", format!("{text:?} is not a change kind; use one of {}", names.join(", ")))
+        })?),
+    };
+
+    let limit = match params.positive_int("page[size]")? {
+        None => DEFAULT_CHANGES_PAGE,
+        Some(size) => usize::try_from(size).ok().filter(|size| *size <= MAX_CHANGES_PAGE).ok_or_else(|| {
+            ApiError::bad_parameter(
+                "page[size]",
+                format!("{size} exceeds the maximum page size {MAX_CHANGES_PAGE}; ask for {MAX_CHANGES_PAGE} or fewer"),
+            )
+        })?,
+    };
+    let page_number = params.positive_int("page[number]")?;
+    let after = params.positive_int("page[after]")?;
+    if after.is_some() && page_number.is_some() {
+        return Err(ApiError::bad_parameter("page[after]", "give page[after] or page[number], not both"));
+    }
+
+    let offset = page_number.map_or(0, |n| usize::try_from(n - 1).unwrap_or(usize::MAX).saturating_mul(limit));
+    let after = after.map(|a| usize::try_from(a).unwrap_or(usize::MAX));
+    Ok((ChangesQuery { kind, after, offset, limit }, page_number))
 }
 
 /// Starts applying a stored plan and returns the run. Scopes: `users:write` and `roles:write`.
@@ -211,12 +336,20 @@ fn plan_resource(stored: &StoredPlan) -> Value {
             "created_at": stored.created_at.canonical(),
             "created_by": stored.created_by,
             "counts": plan.counts,
-            "changes": plan.changes,
+            "change_count": plan.changes.len(),
             "errors": plan.errors,
             "warnings": plan.warnings,
+            "mapping": stored.mapping_used.as_ref().map(config_ref),
+            "policy": stored.policy_used.as_ref().map(config_ref),
             "runs": stored.runs.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(),
-        }
+        },
+        "links": { "changes": format!("/core/jml/plans/{}/changes", stored.id) },
     })
+}
+
+/// Describes the mapping or policy a plan used: a stored one's name and version, or nulls for an uploaded file.
+fn config_ref(reference: &PlanConfigRef) -> Value {
+    json!({ "name": reference.name, "version": reference.version, "sha256": reference.sha256 })
 }
 
 fn run_resource(run: &JmlRunRecord) -> Value {

@@ -94,6 +94,13 @@ impl ApiClient {
         self.finish(request, Method::POST, path).await
     }
 
+    /// Sends a text body, such as a TOML file, with its media type and returns the parsed JSON body.
+    pub async fn send_text(&self, method: Method, path: &str, content_type: &str, body: String) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let request = self.http.request(method.clone(), &url).bearer_auth(&self.token).header(reqwest::header::CONTENT_TYPE, content_type).body(body);
+        self.finish(request, method, path).await
+    }
+
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.send(Method::GET, path, None).await
     }

@@ -256,11 +256,15 @@ pub struct JmlArgs {
 
 #[derive(Debug, Subcommand)]
 enum JmlCommand {
-    /// Upload a feed with a mapping and a policy and print the plan: counts per kind, then each person's change.
-    /// Planning changes nothing.
+    /// Upload a feed with a mapping and a policy, or name stored ones, and print the plan: counts per kind, then
+    /// each person's change. Planning changes nothing.
     Plan(super::jml::PlanArgs),
     /// Apply a plan, follow its run until it ends and print a summary.
     Apply(super::jml::ApplyArgs),
+    /// Store, list, print or delete mappings kept on the server, which `jml plan --mapping-name` names.
+    Mappings(super::jml_config::ConfigArgs),
+    /// Store, list, print or delete policies kept on the server, which `jml plan --policy-name` names.
+    Policies(super::jml_config::ConfigArgs),
     /// List or cancel scheduled actions; the same as `roster scheduled`.
     Scheduled(ScheduledArgs),
 }
@@ -359,6 +363,8 @@ pub async fn run_jml(args: JmlArgs) -> anyhow::Result<()> {
     match args.command {
         JmlCommand::Plan(plan) => super::jml::run_plan(plan).await,
         JmlCommand::Apply(apply) => super::jml::run_apply(apply).await,
+        JmlCommand::Mappings(config) => super::jml_config::run_config(super::jml_config::ConfigKind::Mapping, config).await,
+        JmlCommand::Policies(config) => super::jml_config::run_config(super::jml_config::ConfigKind::Policy, config).await,
         JmlCommand::Scheduled(scheduled) => run_scheduled(scheduled).await,
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::api::{ApiClient, ClientArgs};
 use super::output::{Format, Table, cell};
 
-/// `roster jml plan FEED --mapping M --policy P`.
+/// `roster jml plan FEED --mapping M --policy P`, or with `--mapping-name` and `--policy-name`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
@@ -31,11 +31,17 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 struct PlanFiles {
     /// The mapping file (TOML): which feed column feeds which attribute.
+    #[arg(long, required_unless_present = "mapping_name", conflicts_with = "mapping_name")]
+    mapping: Option<PathBuf>,
+    /// The name of a mapping stored on the server with `roster jml mappings put`, instead of --mapping.
     #[arg(long)]
-    mapping: PathBuf,
+    mapping_name: Option<String>,
     /// The policy file (TOML): the birthright role rules.
+    #[arg(long, required_unless_present = "policy_name", conflicts_with = "policy_name")]
+    policy: Option<PathBuf>,
+    /// The name of a policy stored on the server with `roster jml policies put`, instead of --policy.
     #[arg(long)]
-    policy: PathBuf,
+    policy_name: Option<String>,
     /// The feed lists everyone, so users this feed's source created or adopted who are missing from it leave.
     #[arg(long)]
     full_feed: bool,
@@ -83,18 +89,41 @@ enum AccessCommand {
     },
 }
 
-/// Uploads a feed with its mapping and policy, prints the plan and, on stderr, its id.
+/// Uploads a feed with its mapping and policy, or their stored names, prints the plan with every change and, on
+/// stderr, its id.
 pub async fn run_plan(args: PlanArgs) -> anyhow::Result<()> {
     let api = ApiClient::new(&args.client)?;
-    let form = Form::new()
-        .part("mapping", Part::text(read_text(&args.files.mapping, "--mapping")?))
-        .part("policy", Part::text(read_text(&args.files.policy, "--policy")?))
-        .part("full_feed", Part::text(args.files.full_feed.to_string()))
+    let files = &args.files;
+    let form = Form::new();
+    let form = match (&files.mapping, &files.mapping_name) {
+        (Some(path), _) => form.part("mapping", Part::text(read_text(path, "--mapping")?)),
+        (None, Some(name)) => form.part("mapping_name", Part::text(name.clone())),
+        (None, None) => bail!("give --mapping FILE or --mapping-name NAME"),
+    };
+    let form = match (&files.policy, &files.policy_name) {
+        (Some(path), _) => form.part("policy", Part::text(read_text(path, "--policy")?)),
+        (None, Some(name)) => form.part("policy_name", Part::text(name.clone())),
+        (None, None) => bail!("give --policy FILE or --policy-name NAME"),
+    };
+    let form = form
+        .part("full_feed", Part::text(files.full_feed.to_string()))
         // NOTE: the feed is read into memory before the upload starts, so the client needs as much memory as
         // the file is large.
         .part("feed", Part::bytes(read_bytes(&args.feed, "FEED")?).file_name(file_name(&args.feed)));
-    let document = api.send_form("/core/jml/plans", form).await?;
+    let mut document = api.send_form("/core/jml/plans", form).await?;
+
+    let changes = fetch_changes(&api, &document).await?;
+    if let Some(attributes) = document["data"]["attributes"].as_object_mut() {
+        attributes.insert("changes".into(), Value::Array(changes));
+    }
     print_plan(&document, Format::resolve(args.format))
+}
+
+/// Pages through a plan's changes, largest pages first, and returns each change's attributes in plan order.
+async fn fetch_changes(api: &ApiClient, plan: &Value) -> anyhow::Result<Vec<Value>> {
+    let id = plan["data"]["id"].as_str().context("the server's plan has no id")?;
+    let items = api.get_all(&format!("/core/jml/plans/{id}/changes?page%5Bsize%5D=1000"), None).await?;
+    Ok(items.into_iter().map(|mut item| item["attributes"].take()).collect())
 }
 
 /// Starts a run of a plan, follows it until it ends and prints its result.

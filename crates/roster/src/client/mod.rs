@@ -4,6 +4,7 @@
 mod api;
 mod commands;
 mod jml;
+mod jml_config;
 mod output;
 
 pub use api::ApiFailure;

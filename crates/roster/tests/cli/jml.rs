@@ -129,3 +129,69 @@ api_test!(access_review_needs_scope, |server| {
 
     assert_one_error(&failed, &["403"]);
 });
+
+api_test!(stored_configs_then_plan_by_name, |server| {
+    let mapping = example("synthetic-mapping.toml");
+    let policy = example("synthetic-policy.toml");
+
+    let stored = run(&server, &["jml", "mappings", "put", "synthetic", &mapping]).await?;
+    assert_eq!(stored.json()?["data"]["attributes"]["version"], 1, "{}", stored.describe());
+    assert!(stored.stderr.contains("stored mapping synthetic version 1"), "{}", stored.describe());
+    let stored = run(&server, &["jml", "policies", "put", "birthright", &policy]).await?;
+    assert!(stored.success, "{}", stored.describe());
+
+    let listed = run(&server, &["jml", "mappings", "list", "--format", "csv"]).await?;
+    let lines: Vec<&str> = listed.stdout.lines().collect();
+    assert_eq!(lines.first().copied(), Some("name,version,sha256,updated_at,updated_by"), "{}", listed.describe());
+    assert_eq!(lines.len(), 2, "{}", listed.describe());
+    assert!(lines[1].starts_with("synthetic,1,"), "{}", listed.describe());
+
+    let printed = run(&server, &["jml", "mappings", "get", "synthetic", "--format", "table"]).await?;
+    assert_eq!(printed.stdout, std::fs::read_to_string(&mapping)?, "the table format prints the file itself");
+
+    let dir = tempfile::tempdir()?;
+    let feed = write_feed(dir.path())?;
+    let planned = run(&server, &["jml", "plan", &feed, "--mapping-name", "synthetic", "--policy-name", "birthright", "--format", "json"]).await?;
+    let document = planned.json()?;
+    let attributes = &document["data"]["attributes"];
+    assert_eq!(attributes["changes"].as_array().map(Vec::len), Some(PEOPLE), "{}", planned.describe());
+    assert_eq!(attributes["mapping"]["name"], "synthetic", "{attributes}");
+    assert_eq!(attributes["policy"]["name"], "birthright", "{attributes}");
+
+    let unknown = run(&server, &["jml", "plan", &feed, "--mapping-name", "nope", "--policy", &policy]).await?;
+    assert_one_error(&unknown, &["422", "\"nope\"", "mapping_name"]);
+    let both = run(&server, &["jml", "plan", &feed, "--mapping", &mapping, "--mapping-name", "synthetic", "--policy", &policy]).await?;
+    assert!(!both.success && both.stderr.contains("cannot be used with"), "{}", both.describe());
+
+    let deleted = run(&server, &["jml", "mappings", "delete", "synthetic"]).await?;
+    assert!(deleted.success && deleted.stderr.contains("deleted mapping synthetic"), "{}", deleted.describe());
+    let gone = run(&server, &["jml", "mappings", "get", "synthetic"]).await?;
+    assert_one_error(&gone, &["404", "mapping synthetic not found"]);
+});
+
+api_test!(stored_config_put_reports_parse_error, |server| {
+    let dir = tempfile::tempdir()?;
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "source = \"hr\"\nkey = [\n")?;
+
+    let failed = run(&server, &["jml", "mappings", "put", "hr", &broken.display().to_string()]).await?;
+
+    assert_one_error(&failed, &["422", "line 2"]);
+    let listed = run(&server, &["jml", "mappings", "list"]).await?.json()?;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(0), "nothing was stored: {listed}");
+});
+
+api_test!(plan_prints_every_page, |server| {
+    // More people than one page of 1000 changes holds.
+    let people = 1005;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("feed.csv");
+    std::fs::write(&path, generate_csv(GenerateOptions { people, churn_percent: 0, seed: 11 }))?;
+    let feed = path.display().to_string();
+
+    let planned = run(&server, &["jml", "plan", &feed, "--mapping", &example("synthetic-mapping.toml"), "--policy", &example("synthetic-policy.toml"), "--format", "csv"]).await?;
+
+    assert!(planned.success, "{}", planned.describe());
+    let keys: std::collections::BTreeSet<&str> = planned.stdout.lines().skip(1).filter_map(|line| line.split(',').next()).collect();
+    assert_eq!(keys.len(), people, "every person has rows, across pages");
+});

@@ -56,11 +56,37 @@ async fn upload(server: &TestServer, feed: &[u8], mapping: &str, policy: &str, f
     server.send(server.request(Method::POST, "/core/jml/plans").multipart(form)).await
 }
 
-/// Uploads a feed and returns the plan's attributes and id.
+/// Uploads a feed and returns the plan's id and attributes, with `changes` filled in from every page of the
+/// plan's changes.
 pub(crate) async fn plan(server: &TestServer, feed: &[u8], mapping: &str, policy: &str, full_feed: bool) -> anyhow::Result<(String, Value)> {
     let reply = upload(server, feed, mapping, policy, full_feed).await?;
     ensure!(reply.status == StatusCode::CREATED, "planning failed: {}", reply.describe());
-    Ok((reply.id()?, reply.data()["attributes"].clone()))
+    with_changes(server, &reply).await
+}
+
+/// Returns a plan reply's id and attributes, with `changes` set to the attributes of every change, read page by
+/// page through `links.next`.
+pub(crate) async fn with_changes(server: &TestServer, reply: &Reply) -> anyhow::Result<(String, Value)> {
+    let id = reply.id()?;
+    let mut attributes = reply.data()["attributes"].clone();
+    let changes = all_changes(server, &format!("/core/jml/plans/{id}/changes?page[size]=1000")).await?;
+    attributes["changes"] = Value::Array(changes.into_iter().map(|(_, change)| change).collect());
+    Ok((id, attributes))
+}
+
+/// Follows `links.next` from `path` and returns each change's id and attributes.
+pub(crate) async fn all_changes(server: &TestServer, path: &str) -> anyhow::Result<Vec<(String, Value)>> {
+    let mut changes = Vec::new();
+    let mut next = Some(path.to_string());
+    while let Some(path) = next.take() {
+        let page = server.get(&path).await?;
+        ensure!(page.status == StatusCode::OK, "listing changes failed: {}", page.describe());
+        for item in page.data_items() {
+            changes.push((item["id"].as_str().unwrap_or_default().to_string(), item["attributes"].clone()));
+        }
+        next = page.body["links"]["next"].as_str().map(str::to_string);
+    }
+    Ok(changes)
 }
 
 pub(crate) async fn start_apply(server: &TestServer, plan_id: &str, meta: Value) -> anyhow::Result<Reply> {

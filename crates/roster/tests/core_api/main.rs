@@ -13,6 +13,7 @@ mod audit;
 mod concurrency;
 mod errors;
 mod jml;
+mod jml_configs;
 mod lists;
 mod operations;
 mod role_types;

@@ -41,6 +41,15 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/core/scheduled_actions/{id}", Some("users:write")),
     route("POST", "/core/jml/plans", Some("users:write")),
     route("GET", "/core/jml/plans/{id}", Some("users:read")),
+    route("GET", "/core/jml/plans/{id}/changes", Some("users:read")),
+    route("GET", "/core/jml/mappings", Some("users:read")),
+    route("GET", "/core/jml/mappings/{name}", Some("users:read")),
+    route("PUT", "/core/jml/mappings/{name}", Some("users:write")),
+    route("DELETE", "/core/jml/mappings/{name}", Some("users:write")),
+    route("GET", "/core/jml/policies", Some("users:read")),
+    route("GET", "/core/jml/policies/{name}", Some("users:read")),
+    route("PUT", "/core/jml/policies/{name}", Some("users:write")),
+    route("DELETE", "/core/jml/policies/{name}", Some("users:write")),
     route("POST", "/core/jml/plans/{id}/apply", Some("users:write")),
     route("GET", "/core/jml/runs/{id}", Some("users:read")),
     route("POST", "/core/jml/events", Some("users:write")),
@@ -130,6 +139,15 @@ async fn cases(server: &TestServer) -> anyhow::Result<Vec<Case>> {
         "source": "synthetic", "event": "mover", "person": { "unique_id": "E1", "last_name": "Person", "department": "Engineering" },
     } } }));
 
+    let mapping_body = Some(json!({ "data": { "attributes": { "body": crate::jml::example("synthetic-mapping.toml")? } } }));
+    let policy_body = Some(json!({ "data": { "attributes": { "body": crate::jml::example("synthetic-policy.toml")? } } }));
+    for (collection, body) in [("mappings", &mapping_body), ("policies", &policy_body)] {
+        for name in ["kept", "to-delete"] {
+            let stored = server.put(&format!("/core/jml/{collection}/{name}"), body.as_ref().context("no body")?).await?;
+            ensure!(stored.status == StatusCode::CREATED, "storing {collection}/{name} failed: {}", stored.describe());
+        }
+    }
+
     let case = |route, method, path: String, body, needs, success| Case { route, method, path, body, needs, success, upload: false };
     Ok(vec![
         Case { upload: true, ..case("/core/jml/plans", Method::POST, "/core/jml/plans".into(), None, &["users:write"], StatusCode::CREATED) },
@@ -142,6 +160,15 @@ async fn cases(server: &TestServer) -> anyhow::Result<Vec<Case>> {
             &["users:write", "roles:write"],
             StatusCode::ACCEPTED,
         ),
+        case("/core/jml/plans/{id}/changes", Method::GET, format!("/core/jml/plans/{plan_id}/changes"), None, &["users:read"], StatusCode::OK),
+        case("/core/jml/mappings", Method::GET, "/core/jml/mappings".into(), None, &["users:read"], StatusCode::OK),
+        case("/core/jml/mappings/{name}", Method::GET, "/core/jml/mappings/kept".into(), None, &["users:read"], StatusCode::OK),
+        case("/core/jml/mappings/{name}", Method::PUT, "/core/jml/mappings/new".into(), mapping_body, &["users:write"], StatusCode::CREATED),
+        case("/core/jml/mappings/{name}", Method::DELETE, "/core/jml/mappings/to-delete".into(), None, &["users:write"], StatusCode::NO_CONTENT),
+        case("/core/jml/policies", Method::GET, "/core/jml/policies".into(), None, &["users:read"], StatusCode::OK),
+        case("/core/jml/policies/{name}", Method::GET, "/core/jml/policies/kept".into(), None, &["users:read"], StatusCode::OK),
+        case("/core/jml/policies/{name}", Method::PUT, "/core/jml/policies/new".into(), policy_body, &["users:write"], StatusCode::CREATED),
+        case("/core/jml/policies/{name}", Method::DELETE, "/core/jml/policies/to-delete".into(), None, &["users:write"], StatusCode::NO_CONTENT),
         case("/core/jml/runs/{id}", Method::GET, format!("/core/jml/runs/{run_id}"), None, &["users:read"], StatusCode::OK),
         case("/core/access_review", Method::GET, "/core/access_review".into(), None, &["users:read"], StatusCode::OK),
         case("/core/access_review/fix", Method::POST, "/core/access_review/fix".into(), None, &["users:write", "roles:write"], StatusCode::OK),

@@ -6,7 +6,17 @@ use roster_domain::User;
 store_test!(run_item_recorded_once, |db| {
     let now = at("2026-12-04T10:00:00Z");
     let mut tx = db.store.begin().await?;
-    let plan_id = tx.insert_jml_plan("hr", now, "admin", false, "", "{}").await?;
+    let plan = roster_store::NewJmlPlan {
+        source: "hr",
+        created_at: now,
+        created_by: "admin",
+        has_errors: false,
+        policy: "",
+        body: "{}",
+        mapping_used: None,
+        policy_used: None,
+    };
+    let plan_id = tx.insert_jml_plan(&plan).await?;
     let run_id = tx.insert_jml_run(plan_id, "running", now, "admin").await?;
     assert!(tx.insert_jml_run_item(plan_id, "E1", run_id, "applied", None, now).await?);
     assert!(!tx.insert_jml_run_item(plan_id, "E1", run_id, "applied", None, now).await?, "a second outcome must be refused");
@@ -52,4 +62,48 @@ store_test!(feed_users_marked_per_source, |db| {
     let roster_store::ExportRecord::JmlFeedUsers(row) = &exported[0].1 else { anyhow::bail!("expected a jml_feed_users record") };
     assert_eq!(row.user_id, member.id);
     assert_eq!(row.relation, "created", "the first relation recorded is kept");
+});
+
+store_test!(config_versions_checked_in_sql, |db| {
+    let now = at("2026-12-04T10:00:00Z");
+    let record = roster_store::JmlConfigRecord {
+        id: 0,
+        kind: "mapping".into(),
+        name: "hr".into(),
+        body: "source = \"hr\"".into(),
+        version: 1,
+        sha256: "a".repeat(64),
+        created_at: now,
+        updated_at: now,
+        updated_by: "admin".into(),
+    };
+
+    let mut tx = db.store.begin().await?;
+    let id = tx.insert_jml_config(&record).await?;
+    assert!(id.is_some(), "the first insert stores the row");
+    assert_eq!(tx.insert_jml_config(&record).await?, None, "a second insert of the same kind and name stores nothing");
+    let policy = roster_store::JmlConfigRecord { kind: "policy".into(), ..record.clone() };
+    assert!(tx.insert_jml_config(&policy).await?.is_some(), "a policy may share a mapping's name");
+
+    let replaced = roster_store::JmlConfigRecord { body: "source = \"hr2\"".into(), version: 2, ..record.clone() };
+    assert!(tx.update_jml_config(&replaced, 1).await?);
+    assert!(!tx.update_jml_config(&replaced, 1).await?, "a stale expected version changes nothing");
+    tx.commit().await?;
+
+    let mut conn = db.store.read().await?;
+    let stored = conn.jml_config("mapping", "hr").await?.expect("the mapping exists");
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.body, "source = \"hr2\"");
+    assert_eq!(stored.created_at, now);
+    assert_eq!(conn.jml_configs("mapping").await?.len(), 1);
+    assert_eq!(conn.count_rows("jml_configs").await?, 2);
+    let exported = conn.export_rows("jml_configs", 0, 10).await?;
+    assert_eq!(exported.len(), 2, "an export carries stored configurations");
+    drop(conn);
+
+    let mut tx = db.store.begin().await?;
+    let deleted = tx.delete_jml_config("mapping", "hr").await?;
+    assert_eq!(deleted.map(|d| d.version), Some(2), "the delete returns the deleted row");
+    assert_eq!(tx.delete_jml_config("mapping", "hr").await?, None);
+    tx.commit().await?;
 });
