@@ -61,7 +61,7 @@ impl Roster {
     /// the row counts with the file's and verifies the audit chain.
     pub async fn import(&self, input: &mut dyn BufRead) -> Result<TableCounts> {
         let mut conn = self.store.begin().await?;
-        for table in ["users", "tokens", "audit_log", "role_types"] {
+        for table in ["users", "tokens", "audit_log", "role_types", "jml_plans"] {
             if conn.count_rows(table).await? > 0 {
                 return Err(ServiceError::Conflict {
                     code: "not_empty",
@@ -107,6 +107,12 @@ impl Roster {
         let Some(expected) = expected else {
             return Err(ServiceError::field("input", "invalid", "the file has no counts line; it was cut short"));
         };
+        // An export from a build that had fewer tables has no count for the newer ones, which stay empty.
+        let expected: TableCounts = expected
+            .iter()
+            .map(|(table, count)| (table.clone(), *count))
+            .chain(EXPORT_TABLES.iter().filter(|t| !expected.contains_key(**t)).map(|t| ((*t).to_string(), 0)))
+            .collect();
         let mut found = TableCounts::new();
         for table in EXPORT_TABLES {
             found.insert((*table).to_string(), conn.count_rows(table).await?);

@@ -1,7 +1,7 @@
 //! The JML engine's tables: plans, runs, run items and feed source membership.
 //!
-//! `roster export` carries `jml_feed_users`, so complete feeds keep their leavers after a move.
-//! TODO: it leaves out plans and runs, so a plan made before a move must be made again after it.
+//! `roster export` carries all four tables with their ids: feed membership, so complete feeds keep their leavers
+//! after a move, and plans, runs and run items, so a plan made before a move can still be read and applied after it.
 
 use crate::roles::AssignmentRow;
 use crate::types::{DbTime, Param, SqlBuf, opt_time};
