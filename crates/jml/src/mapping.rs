@@ -380,9 +380,9 @@ impl CompiledMapping {
         Date::from_calendar_date(year?, month, u8::try_from(day?).ok()?).ok()
     }
 
-    /// The first instant of a date in the feed's time zone, with the offset in force then; `None` when the
-    /// instant lies outside the supported years (-9999 to 9999). The first instant is midnight, except where a
-    /// daylight saving change skips midnight and the day begins at the end of the gap.
+    /// Returns the first instant of a date in the feed's time zone, with the offset in force then. That is
+    /// midnight, unless a daylight saving change skips midnight, so the day begins at the end of the gap. Returns
+    /// `None` when the instant lies outside the supported years (-9999 to 9999).
     pub fn start_of(&self, date: Date) -> Option<OffsetDateTime> {
         let civil = jiff::civil::Date::new(
             i16::try_from(date.year()).ok()?,
@@ -399,8 +399,9 @@ impl CompiledMapping {
         utc.checked_to_offset(offset)
     }
 
-    /// The instant access ends for a termination date: the start of the next day for `end`, so a day of 23 or 25
-    /// hours on a daylight saving change still ends at midnight, or the start of the date for `start`.
+    /// Returns the instant access ends for a termination date. For `end` that is the start of the next day, so a
+    /// day of 23 or 25 hours on a daylight saving change still ends at local midnight. For `start` it is the
+    /// start of the date.
     pub fn termination_instant(&self, date: Date) -> Option<OffsetDateTime> {
         if self.termination_at_end { self.start_of(date.next_day()?) } else { self.start_of(date) }
     }
@@ -671,7 +672,7 @@ suspended = ["Leave of Absence"]
     }
 
     #[test]
-    fn last_representable_day_is_row_error() -> Result<(), JmlError> {
+    fn last_supported_day_has_no_end() -> Result<(), JmlError> {
         let paris = zoned("Europe/Paris", "end")?;
 
         assert_eq!(paris.termination_instant(date("9999-12-31")), None);

@@ -516,7 +516,7 @@ api_test!(access_review_finds_and_fixes, |server| {
 });
 
 api_test!(named_time_zone_schedules_local_midnight, |server| {
-    let mapping = example("synthetic-mapping.toml")?.replace("format = \"%Y-%m-%d\"", "format = \"%Y-%m-%d\"\ntime_zone = \"Europe/Paris\"");
+    let mapping = example("synthetic-mapping.toml")?.replace("time_zone = \"UTC\"", "time_zone = \"Europe/Paris\"");
     let policy = example("synthetic-policy.toml")?;
     // Paris is at +01:00 in January and +02:00 in July; access ends when the termination date is over.
     let feed = format!(
@@ -539,7 +539,7 @@ api_test!(named_time_zone_schedules_local_midnight, |server| {
 });
 
 api_test!(unknown_time_zone_rejected, |server| {
-    let mapping = example("synthetic-mapping.toml")?.replace("format = \"%Y-%m-%d\"", "format = \"%Y-%m-%d\"\ntime_zone = \"Mars/Olympus\"");
+    let mapping = example("synthetic-mapping.toml")?.replace("time_zone = \"UTC\"", "time_zone = \"Mars/Olympus\"");
     let policy = example("synthetic-policy.toml")?;
 
     let reply = upload(&server, sales_feed(1).as_bytes(), &mapping, &policy, false).await?;
