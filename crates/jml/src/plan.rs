@@ -240,8 +240,8 @@ impl TakenIdentifiers {
     }
 }
 
-/// How many further variants (`jane.doe3@...`, `jane.doe4@...`) a round looks up after a taken derived email,
-/// so a name that many users share needs few rounds.
+/// How many further variants (`jane.doe3@...`, `jane.doe4@...`) a round looks up once a derived email is taken,
+/// so a name that many users share needs few rounds. The first round asks for the plain address only.
 const VARIANT_LOOKAHEAD: u32 = 4;
 
 fn fold(text: &str) -> String {
@@ -712,8 +712,9 @@ fn derive_email(
         let candidate = variant(number);
         let folded = fold(&candidate);
         if !taken.is_known(&folded) {
-            // Later variants are likely needed too when this one turns out taken; ask for them in the same round.
-            result.unknown.extend((number..=number + VARIANT_LOOKAHEAD).map(|n| fold(&variant(n))));
+            // Once the plain address is taken, later variants are likely taken too, so one round looks up several.
+            let last = if number == 1 { number } else { number + VARIANT_LOOKAHEAD };
+            result.unknown.extend((number..=last).map(|n| fold(&variant(n))));
             return Err(());
         }
         let held = |map: &BTreeMap<String, Holder>| map.get(&folded).is_some_and(|h| h.unique_id.as_deref() != Some(own_key.as_str()));
