@@ -13,8 +13,8 @@ pub use error::{JmlError, RowError, RowWarning};
 pub use feed::{Feed, Row, read_feed};
 pub use mapping::{CompiledMapping, FeedStatus, Mapping, Person};
 pub use plan::{
-    AttributeChange, Attributes, ChangeKind, CurrentUser, Plan, PlanInput, PlanOptions, PersonChange, RoleChange,
-    Scheduled, ScheduledKind, UserState, compute_plan,
+    AttributeChange, Attributes, ChangeKind, CurrentUser, Holder, Plan, PlanInput, PlanOptions, PersonChange, RoleChange,
+    Scheduled, ScheduledKind, TakenIdentifiers, UserState, compute_plan, identifiers_to_look_up,
 };
 pub use policy::{Grant, Policy, Subject};
 

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use time::{Date, Month, OffsetDateTime, Time, UtcOffset};
+use jiff::tz::TimeZone;
+use time::{Date, Month, OffsetDateTime, UtcOffset};
 
 use crate::error::{JmlError, RowError};
 use crate::feed::Row;
@@ -51,7 +52,8 @@ pub struct DateSettings {
     /// Two-digit years below the pivot are 20xx, the others 19xx.
     #[serde(default = "default_pivot")]
     pub two_digit_year_pivot: u8,
-    /// The UTC offset of the feed's dates, such as `+02:00`; `UTC` by default.
+    /// The time zone of the feed's dates: an IANA name such as `Europe/Paris`, a fixed offset such as `+02:00`,
+    /// or `UTC` (the default). A named zone gives each date the offset in force on that date.
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
     /// `end` (the default) keeps access until the end of the termination date, so the last day is worked;
@@ -156,11 +158,11 @@ pub struct Person {
     pub manager: Option<ManagerRef>,
 }
 
-/// Mapped settings checked once: the parsed offset, the date format and the columns to keep.
+/// Mapped settings checked once: the time zone, the date format and the columns to keep.
 #[derive(Debug, Clone)]
 pub struct CompiledMapping {
     pub mapping: Mapping,
-    pub offset: UtcOffset,
+    time_zone: TimeZone,
     pub termination_at_end: bool,
     format: Vec<DatePart>,
 }
@@ -202,7 +204,7 @@ impl Mapping {
             return Err(JmlError::Mapping("email.template must contain '@', such as {first}.{last}@example.com".into()));
         }
         let format = parse_format(&self.dates.format)?;
-        let offset = parse_offset(&self.dates.time_zone)?;
+        let time_zone = parse_time_zone(&self.dates.time_zone)?;
         let termination_at_end = match self.dates.termination_ends_at.as_str() {
             "end" => true,
             "start" => false,
@@ -212,7 +214,7 @@ impl Mapping {
                 )));
             }
         };
-        Ok(CompiledMapping { mapping: self, offset, termination_at_end, format })
+        Ok(CompiledMapping { mapping: self, time_zone, termination_at_end, format })
     }
 }
 
@@ -245,13 +247,32 @@ fn parse_format(format: &str) -> Result<Vec<DatePart>, JmlError> {
     Ok(parts)
 }
 
-/// Parses `UTC`, `Z` or a fixed offset `+HH:MM`.
-// TODO: IANA zone names (such as Europe/Paris) need a time zone database; only fixed offsets are read.
-fn parse_offset(text: &str) -> Result<UtcOffset, JmlError> {
+/// Parses `UTC`, `Z`, a fixed offset `+HH:MM` or an IANA zone name such as `Europe/Paris`. Names are looked up in
+/// the time zone database bundled into the binary, so the result does not depend on the host's files.
+fn parse_time_zone(text: &str) -> Result<TimeZone, JmlError> {
     if text.eq_ignore_ascii_case("utc") || text == "Z" {
-        return Ok(UtcOffset::UTC);
+        return Ok(TimeZone::UTC);
     }
-    let invalid = || JmlError::Mapping(format!("dates.time_zone {text:?} is not UTC or an offset such as +02:00"));
+    if text.starts_with(['+', '-']) {
+        let offset = parse_offset(text)?;
+        let offset = jiff::tz::Offset::from_seconds(offset.whole_seconds()).map_err(|_| invalid_offset(text))?;
+        return Ok(TimeZone::fixed(offset));
+    }
+    TimeZone::get(text).map_err(|_| {
+        JmlError::Mapping(format!(
+            "dates.time_zone {text:?} is not a known time zone; use an IANA name such as \"Europe/Paris\", \"UTC\" \
+             or an offset such as \"+02:00\""
+        ))
+    })
+}
+
+fn invalid_offset(text: &str) -> JmlError {
+    JmlError::Mapping(format!("dates.time_zone {text:?} is not a valid offset; write it as +HH:MM, such as +02:00"))
+}
+
+/// Parses a fixed offset `+HH:MM` or `-HH:MM`.
+fn parse_offset(text: &str) -> Result<UtcOffset, JmlError> {
+    let invalid = || invalid_offset(text);
     let (sign, rest) = match text.as_bytes().first() {
         Some(b'+') => (1i8, &text[1..]),
         Some(b'-') => (-1i8, &text[1..]),
@@ -359,15 +380,30 @@ impl CompiledMapping {
         Date::from_calendar_date(year?, month, u8::try_from(day?).ok()?).ok()
     }
 
-    /// The instant a date begins in the feed's time zone.
-    pub fn start_of(&self, date: Date) -> OffsetDateTime {
-        date.with_time(Time::MIDNIGHT).assume_offset(self.offset)
+    /// Returns the first instant of a date in the feed's time zone, with the offset in force then. That is
+    /// midnight, unless a daylight saving change skips midnight, so the day begins at the end of the gap. Returns
+    /// `None` when the instant lies outside the supported years (-9999 to 9999).
+    pub fn start_of(&self, date: Date) -> Option<OffsetDateTime> {
+        let civil = jiff::civil::Date::new(
+            i16::try_from(date.year()).ok()?,
+            i8::try_from(u8::from(date.month())).ok()?,
+            i8::try_from(date.day()).ok()?,
+        )
+        .ok()?;
+        // A skipped midnight resolves to the end of the gap (jiff's compatible disambiguation).
+        let zoned = civil.to_zoned_datetime(self.time_zone.clone()).ok()?;
+
+        let timestamp = zoned.timestamp();
+        let offset = UtcOffset::from_whole_seconds(zoned.offset().seconds()).ok()?;
+        let utc = OffsetDateTime::from_unix_timestamp(timestamp.as_second()).ok()?;
+        utc.checked_to_offset(offset)
     }
 
-    /// The instant access ends for a termination date.
-    pub fn termination_instant(&self, date: Date) -> OffsetDateTime {
-        let start = self.start_of(date);
-        if self.termination_at_end { start + time::Duration::days(1) } else { start }
+    /// Returns the instant access ends for a termination date. For `end` that is the start of the next day, so a
+    /// day of 23 or 25 hours on a daylight saving change still ends at local midnight. For `start` it is the
+    /// start of the date.
+    pub fn termination_instant(&self, date: Date) -> Option<OffsetDateTime> {
+        if self.termination_at_end { self.start_of(date.next_day()?) } else { self.start_of(date) }
     }
 
     /// Reads one row into a person, or the reason it cannot be used.
@@ -412,6 +448,9 @@ impl CompiledMapping {
         };
         let start_date = date(&m.columns.start_date, "start_date")?;
         let end_date = date(&m.columns.end_date, "end_date")?;
+        if start_date.is_some_and(|d| self.start_of(d).is_none()) || end_date.is_some_and(|d| self.termination_instant(d).is_none()) {
+            return Err(fail("a start or end date lies outside the years -9999 to 9999 in dates.time_zone".into()));
+        }
 
         let status_text = value(&Some(m.status.column.clone())).unwrap_or_default();
         let status = self.status_of(&status_text).ok_or_else(|| {
@@ -541,5 +580,102 @@ suspended = ["Leave of Absence"]
     fn offset_parsed() {
         assert_eq!(parse_offset("+02:00").ok(), UtcOffset::from_hms(2, 0, 0).ok());
         assert!(parse_offset("Europe/Paris").is_err());
+    }
+
+    /// Compiles the sample mapping with another `[dates]` time zone and termination setting.
+    fn zoned(time_zone: &str, termination_ends_at: &str) -> Result<CompiledMapping, JmlError> {
+        let text = MAPPING.replace(
+            "two_digit_year_pivot = 50",
+            &format!("two_digit_year_pivot = 50\ntime_zone = {time_zone:?}\ntermination_ends_at = {termination_ends_at:?}"),
+        );
+        Mapping::parse(&text)
+    }
+
+    fn date(text: &str) -> Date {
+        match Date::parse(text, time::macros::format_description!("[year]-[month]-[day]")) {
+            Ok(date) => date,
+            Err(e) => unreachable!("{text}: {e}"),
+        }
+    }
+
+    /// Formats an instant as RFC 3339 with the offset it carries.
+    fn rfc3339(instant: Option<OffsetDateTime>) -> String {
+        instant.and_then(|i| i.format(&time::format_description::well_known::Rfc3339).ok()).unwrap_or_default()
+    }
+
+    #[test]
+    fn named_zone_winter_and_summer_offsets() -> Result<(), JmlError> {
+        let paris = zoned("Europe/Paris", "end")?;
+
+        assert_eq!(rfc3339(paris.start_of(date("2027-01-15"))), "2027-01-15T00:00:00+01:00");
+        assert_eq!(rfc3339(paris.start_of(date("2027-07-15"))), "2027-07-15T00:00:00+02:00");
+        assert_eq!(rfc3339(paris.termination_instant(date("2027-01-15"))), "2027-01-16T00:00:00+01:00");
+        assert_eq!(rfc3339(paris.termination_instant(date("2027-07-15"))), "2027-07-16T00:00:00+02:00");
+        Ok(())
+    }
+
+    #[test]
+    fn named_zone_termination_start() -> Result<(), JmlError> {
+        let new_york = zoned("America/New_York", "start")?;
+
+        assert_eq!(rfc3339(new_york.termination_instant(date("2027-01-15"))), "2027-01-15T00:00:00-05:00");
+        assert_eq!(rfc3339(new_york.termination_instant(date("2027-07-15"))), "2027-07-15T00:00:00-04:00");
+        Ok(())
+    }
+
+    #[test]
+    fn dst_change_day_lasts_23_or_25_hours() -> Result<(), JmlError> {
+        let paris = zoned("Europe/Paris", "end")?;
+        let new_york = zoned("America/New_York", "start")?;
+
+        // Clocks go forward on 2027-03-28 in Paris and on 2027-03-14 in New York, and back on 2027-10-31 in Paris.
+        let spring = date("2027-03-28");
+        assert_eq!(rfc3339(paris.start_of(spring)), "2027-03-28T00:00:00+01:00");
+        assert_eq!(rfc3339(paris.termination_instant(spring)), "2027-03-29T00:00:00+02:00");
+        let length = paris.termination_instant(spring).zip(paris.start_of(spring)).map(|(end, start)| end - start);
+        assert_eq!(length, Some(time::Duration::hours(23)));
+        let autumn = date("2027-10-31");
+        let length = paris.termination_instant(autumn).zip(paris.start_of(autumn)).map(|(end, start)| end - start);
+        assert_eq!(length, Some(time::Duration::hours(25)));
+        assert_eq!(rfc3339(new_york.termination_instant(date("2027-03-14"))), "2027-03-14T00:00:00-05:00");
+        assert_eq!(rfc3339(new_york.start_of(date("2027-03-15"))), "2027-03-15T00:00:00-04:00");
+        Ok(())
+    }
+
+    #[test]
+    fn day_without_midnight_starts_after_gap() -> Result<(), JmlError> {
+        // In Santiago, clocks jump from 00:00 to 01:00 on 2026-09-06, so that day begins at 01:00.
+        let santiago = zoned("America/Santiago", "start")?;
+
+        assert_eq!(rfc3339(santiago.start_of(date("2026-09-06"))), "2026-09-06T01:00:00-03:00");
+        assert_eq!(rfc3339(santiago.start_of(date("2026-09-05"))), "2026-09-05T00:00:00-04:00");
+        Ok(())
+    }
+
+    #[test]
+    fn fixed_offset_and_utc_still_read() -> Result<(), JmlError> {
+        let fixed = zoned("+05:30", "end")?;
+        let utc = zoned("UTC", "start")?;
+
+        assert_eq!(rfc3339(fixed.termination_instant(date("2027-07-15"))), "2027-07-16T00:00:00+05:30");
+        assert_eq!(rfc3339(utc.start_of(date("2027-07-15"))), "2027-07-15T00:00:00Z");
+        Ok(())
+    }
+
+    #[test]
+    fn unknown_zone_names_setting() {
+        let error = zoned("Europe/Atlantis", "end").err().map(|e| e.to_string()).unwrap_or_default();
+
+        assert!(error.contains("dates.time_zone"), "{error}");
+        assert!(error.contains("Europe/Paris"), "the error should give an example: {error}");
+        assert!(zoned("+0200", "end").is_err());
+    }
+
+    #[test]
+    fn last_supported_day_has_no_end() -> Result<(), JmlError> {
+        let paris = zoned("Europe/Paris", "end")?;
+
+        assert_eq!(paris.termination_instant(date("9999-12-31")), None);
+        Ok(())
     }
 }

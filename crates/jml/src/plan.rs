@@ -204,11 +204,45 @@ pub struct PlanInput<'a> {
     pub feed: Feed,
     /// Users with a `unique_id`, in every state but deleted.
     pub users: Vec<CurrentUser>,
-    /// Folded emails of every user that is not deleted, with the folded `unique_id` of the holder, if any.
-    pub taken_emails: BTreeMap<String, Option<String>>,
+    /// The emails and user names that users other than deleted ones hold, for every value
+    /// [`identifiers_to_look_up`] asked for.
+    pub taken: TakenIdentifiers,
     pub now: OffsetDateTime,
     pub options: PlanOptions,
 }
+
+/// A user that holds an email or user name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub user_id: i64,
+    /// The holder's folded `unique_id`; a holder with the person's own key is that person.
+    pub unique_id: Option<String>,
+}
+
+/// Emails and user names held by users that are not deleted, keyed by their folded (lower-case) text.
+///
+/// A plan may hold 100,000 joiners, so the service does not load every user's email. It asks
+/// [`identifiers_to_look_up`] which values the plan probes, looks them up in one batched query, records them
+/// here and repeats until nothing is missing. Each round adds only values that no round looked up before.
+#[derive(Debug, Clone, Default)]
+pub struct TakenIdentifiers {
+    /// Every value looked up, held or not.
+    pub looked_up: BTreeSet<String>,
+    pub emails: BTreeMap<String, Holder>,
+    pub user_names: BTreeMap<String, Holder>,
+    /// The maps hold every taken value, so nothing needs looking up; for callers that load all users.
+    pub complete: bool,
+}
+
+impl TakenIdentifiers {
+    fn is_known(&self, folded: &str) -> bool {
+        self.complete || self.looked_up.contains(folded)
+    }
+}
+
+/// How many further variants (`jane.doe3@...`, `jane.doe4@...`) a round looks up once a derived email is taken,
+/// so a name that many users share needs few rounds. The first round asks for the plain address only.
+const VARIANT_LOOKAHEAD: u32 = 4;
 
 fn fold(text: &str) -> String {
     text.to_lowercase()
@@ -223,10 +257,146 @@ enum Target {
     Gone,
 }
 
+/// The feed's usable people and what reading them found.
+struct Prepared {
+    people: Vec<Person>,
+    /// Folded keys of every row with a key, usable or not.
+    present: BTreeSet<String>,
+    errors: Vec<RowError>,
+    warnings: Vec<RowWarning>,
+    manager_keys: BTreeMap<String, String>,
+}
+
+/// Returns the folded emails and user names that the plan of `feed` would probe and `taken` lacks. The service
+/// looks them up, adds them to `taken` and asks again until the set is empty; then [`compute_plan`] sees every
+/// clash with an existing user.
+pub fn identifiers_to_look_up(
+    mapping: &CompiledMapping,
+    feed: &Feed,
+    users: &[CurrentUser],
+    taken: &TakenIdentifiers,
+) -> BTreeSet<String> {
+    let users_by_key: BTreeMap<String, &CurrentUser> = users.iter().map(|u| (fold(&u.unique_id), u)).collect();
+    let prepared = prepare(mapping, feed, &users_by_key);
+    let order = apply_order(&prepared.people, &prepared.manager_keys);
+    assign_emails(mapping, &order, &users_by_key, taken).unknown
+}
+
 /// Computes the plan.
 pub fn compute_plan(input: PlanInput<'_>) -> Plan {
-    let PlanInput { mapping, policy, feed, users, mut taken_emails, now, options } = input;
-    let mut errors = feed.errors;
+    let PlanInput { mapping, policy, feed, users, taken, now, options } = input;
+    let users_by_key: BTreeMap<String, &CurrentUser> = users.iter().map(|u| (fold(&u.unique_id), u)).collect();
+    let Prepared { people, present, mut errors, mut warnings, manager_keys } = prepare(mapping, &feed, &users_by_key);
+    let managers: BTreeSet<String> = people
+        .iter()
+        .filter(|p| p.status != FeedStatus::Terminated)
+        .filter_map(|p| manager_keys.get(&p.key).map(|k| fold(k)))
+        .collect();
+
+    let order = apply_order(&people, &manager_keys);
+    let emails = assign_emails(mapping, &order, &users_by_key, &taken);
+    warnings.extend(emails.warnings);
+    errors.extend(emails.errors);
+    // Only a caller that skipped the look-up rounds leaves values unknown; such people are left out, not guessed.
+    let with_errors: BTreeSet<String> = errors.iter().filter_map(|e| e.key.as_deref().map(fold)).collect();
+    for person in &order {
+        let key = fold(&person.key);
+        if !emails.chosen.contains_key(&key) && !with_errors.contains(&key) {
+            errors.push(RowError::new(
+                person.line,
+                Some(person.key.clone()),
+                "the email could not be checked against existing users; plan again".into(),
+            ));
+        }
+    }
+    errors.sort_by_key(|e| e.line);
+
+    let mut changes = Vec::new();
+    for person in order {
+        let Some(email) = emails.chosen.get(&fold(&person.key)) else { continue };
+        let current = users_by_key.get(&fold(&person.key)).copied();
+        let manager_key = manager_keys.get(&person.key).cloned();
+        let is_manager = managers.contains(&fold(&person.key));
+        let target_attributes = Attributes {
+            first_name: person.first_name.clone(),
+            last_name: person.last_name.clone(),
+            email: email.clone(),
+            job_title: person.job_title.clone(),
+            department: person.department.clone(),
+            mobile_number: person.mobile_number.clone(),
+            start_date: person.start_date,
+            end_date: person.end_date,
+            manager_key,
+        };
+        let desired = policy.evaluate(Subject {
+            department: person.department.as_deref(),
+            job_title: person.job_title.as_deref(),
+            is_manager,
+        });
+        let target = target_of(mapping, person, now);
+        let change = person_change(person, current, target_attributes, desired, target, &mut warnings);
+        if !change.is_noop() {
+            changes.push(change);
+        }
+    }
+
+    if options.full_feed {
+        let mut leavers: Vec<&CurrentUser> = users
+            .iter()
+            .filter(|u| u.owned && u.state != UserState::Archived && !present.contains(&fold(&u.unique_id)))
+            .collect();
+        leavers.sort_by_key(|u| u.id);
+        for user in leavers {
+            changes.push(leaver_change(user));
+        }
+    }
+
+    let planned = emails.chosen.len();
+    let counts = count_changes(&changes, planned, errors.len());
+    Plan { source: mapping.mapping.source.clone(), options, counts, changes, errors, warnings }
+}
+
+fn leaver_change(user: &CurrentUser) -> PersonChange {
+    PersonChange {
+        key: user.unique_id.clone(),
+        line: None,
+        user_id: Some(user.id),
+        kind: ChangeKind::Archive,
+        state_before: Some(user.state),
+        state_after: Some(UserState::Archived),
+        attributes: user.attributes.clone(),
+        changes: BTreeMap::new(),
+        roles_added: Vec::new(),
+        roles_removed: role_changes(&user.policy_roles),
+        scheduled: None,
+        fingerprint: Some(user.fingerprint.clone()),
+    }
+}
+
+/// Counts the changes per kind; `planned` is the number of feed people the plan covers (rows without errors).
+fn count_changes(changes: &[PersonChange], planned: usize, errors: usize) -> BTreeMap<String, usize> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for kind in ["create", "update", "activate", "suspend", "restore", "archive", "scheduled"] {
+        counts.insert(kind.into(), 0);
+    }
+    for change in changes {
+        if change.kind != ChangeKind::None {
+            *counts.entry(change.kind.as_str().into()).or_default() += 1;
+        } else {
+            *counts.entry("update".into()).or_default() += 1;
+        }
+        if change.scheduled.is_some() {
+            *counts.entry("scheduled".into()).or_default() += 1;
+        }
+    }
+    counts.insert("unchanged".into(), planned.saturating_sub(changes.iter().filter(|c| c.line.is_some()).count()));
+    counts.insert("errors".into(), errors);
+    counts
+}
+
+/// Reads the rows into people, rejecting duplicated keys, and resolves their managers.
+fn prepare(mapping: &CompiledMapping, feed: &Feed, users_by_key: &BTreeMap<String, &CurrentUser>) -> Prepared {
+    let mut errors = feed.errors.clone();
     let mut warnings = Vec::new();
 
     // Read rows, rejecting duplicated keys. Keys of rejected rows still count as present, so a complete feed
@@ -276,85 +446,8 @@ pub fn compute_plan(input: PlanInput<'_>) -> Plan {
     }
     errors.sort_by_key(|e| e.line);
 
-    let users_by_key: BTreeMap<String, &CurrentUser> = users.iter().map(|u| (fold(&u.unique_id), u)).collect();
-    let manager_keys = resolve_managers(&people, &users_by_key, &mut warnings);
-    let managers: BTreeSet<String> = people
-        .iter()
-        .filter(|p| p.status != FeedStatus::Terminated)
-        .filter_map(|p| manager_keys.get(&p.key).map(|k| fold(k)))
-        .collect();
-
-    let mut changes = Vec::new();
-    for person in apply_order(&people, &manager_keys) {
-        let current = users_by_key.get(&fold(&person.key)).copied();
-        let manager_key = manager_keys.get(&person.key).cloned();
-        let is_manager = managers.contains(&fold(&person.key));
-        let email = choose_email(mapping, person, current, &mut taken_emails, &mut warnings);
-        let target_attributes = Attributes {
-            first_name: person.first_name.clone(),
-            last_name: person.last_name.clone(),
-            email,
-            job_title: person.job_title.clone(),
-            department: person.department.clone(),
-            mobile_number: person.mobile_number.clone(),
-            start_date: person.start_date,
-            end_date: person.end_date,
-            manager_key,
-        };
-        let desired = policy.evaluate(Subject {
-            department: person.department.as_deref(),
-            job_title: person.job_title.as_deref(),
-            is_manager,
-        });
-        let target = target_of(mapping, person, now);
-        let change = person_change(person, current, target_attributes, desired, target, &mut warnings);
-        if !change.is_noop() {
-            changes.push(change);
-        }
-    }
-
-    if options.full_feed {
-        let mut leavers: Vec<&CurrentUser> = users
-            .iter()
-            .filter(|u| u.owned && u.state != UserState::Archived && !present.contains(&fold(&u.unique_id)))
-            .collect();
-        leavers.sort_by_key(|u| u.id);
-        for user in leavers {
-            changes.push(PersonChange {
-                key: user.unique_id.clone(),
-                line: None,
-                user_id: Some(user.id),
-                kind: ChangeKind::Archive,
-                state_before: Some(user.state),
-                state_after: Some(UserState::Archived),
-                attributes: user.attributes.clone(),
-                changes: BTreeMap::new(),
-                roles_added: Vec::new(),
-                roles_removed: role_changes(&user.policy_roles),
-                scheduled: None,
-                fingerprint: Some(user.fingerprint.clone()),
-            });
-        }
-    }
-
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for kind in ["create", "update", "activate", "suspend", "restore", "archive", "scheduled"] {
-        counts.insert(kind.into(), 0);
-    }
-    for change in &changes {
-        if change.kind != ChangeKind::None {
-            *counts.entry(change.kind.as_str().into()).or_default() += 1;
-        } else {
-            *counts.entry("update".into()).or_default() += 1;
-        }
-        if change.scheduled.is_some() {
-            *counts.entry("scheduled".into()).or_default() += 1;
-        }
-    }
-    counts.insert("unchanged".into(), people.len().saturating_sub(changes.iter().filter(|c| c.line.is_some()).count()));
-    counts.insert("errors".into(), errors.len());
-
-    Plan { source: mapping.mapping.source.clone(), options, counts, changes, errors, warnings }
+    let manager_keys = resolve_managers(&people, users_by_key, &mut warnings);
+    Prepared { people, present, errors, warnings, manager_keys }
 }
 
 fn role_changes(roles: &BTreeMap<Grant, String>) -> Vec<RoleChange> {
@@ -362,9 +455,9 @@ fn role_changes(roles: &BTreeMap<Grant, String>) -> Vec<RoleChange> {
 }
 
 fn target_of(mapping: &CompiledMapping, person: &Person, now: OffsetDateTime) -> Target {
-    let starts = person.start_date.map(|d| mapping.start_of(d));
+    let starts = person.start_date.and_then(|d| mapping.start_of(d));
     match person.status {
-        FeedStatus::Terminated => match person.end_date.map(|d| mapping.termination_instant(d)) {
+        FeedStatus::Terminated => match person.end_date.and_then(|d| mapping.termination_instant(d)) {
             Some(ends) if ends > now => Target::ActiveUntil(ends),
             _ => Target::Gone,
         },
@@ -450,43 +543,200 @@ fn resolve_managers(
     resolved
 }
 
-/// Picks the email: the feed's, else the user's current one, else one derived from the template, numbered on a
-/// clash (`jane.doe2@...`) in feed order, so the same feed always gives the same addresses.
-fn choose_email(
+/// The email chosen per person, and the rows that an email or user name clash leaves out.
+#[derive(Debug, Default)]
+struct EmailAssignment {
+    /// By folded key: the email of each person the plan covers. People left out for a clash have no entry.
+    chosen: BTreeMap<String, Option<String>>,
+    errors: Vec<RowError>,
+    warnings: Vec<RowWarning>,
+    /// Folded values the choice needed but `taken` lacks.
+    unknown: BTreeSet<String>,
+}
+
+/// A value probed against the users' emails and user names: free, held by someone else, or not looked up yet.
+enum Probe {
+    Free,
+    Held(String),
+    Unknown,
+}
+
+/// Chooses each person's email in apply order: the feed's, else the user's current one, else one derived from the
+/// template, numbered on a clash (`jane.doe2@...`), so the same feed and users always give the same addresses.
+///
+/// A joiner's user name is its email, or its key when it has none, so a joiner clashes with another user's email
+/// or user name. A clash of an email the feed gives, or of a joiner's key used as user name, is an error for the
+/// row, since only the feed can fix it. A derived email moves on to the next free variant, with a warning.
+fn assign_emails(
+    mapping: &CompiledMapping,
+    order: &[&Person],
+    users_by_key: &BTreeMap<String, &CurrentUser>,
+    taken: &TakenIdentifiers,
+) -> EmailAssignment {
+    let mut result = EmailAssignment::default();
+    let mut claimed = claim_given_emails(order, &mut result.errors);
+    let rejected: BTreeSet<String> = result.errors.iter().filter_map(|e| e.key.as_deref().map(fold)).collect();
+
+    for person in order {
+        let own_key = fold(&person.key);
+        if rejected.contains(&own_key) {
+            continue;
+        }
+        let current = users_by_key.get(&own_key).copied();
+        let email = match &person.email {
+            Some(email) => check_given_email(person, email, current, taken, &mut result),
+            None => derive_email(mapping, person, current, taken, &mut claimed, &mut result),
+        };
+        let Ok(email) = email else { continue };
+
+        if current.is_none() && email.is_none() {
+            let probe = probe(&taken.user_names, taken, &own_key, &own_key);
+            if clash_error(person, probe, format!("the key {} is the user name of user", person.key), "give the person an email", &mut result) {
+                continue;
+            }
+        }
+        result.chosen.insert(own_key, email);
+    }
+    result
+}
+
+/// Claims each email the feed gives for its first row; a later row giving the same email is an error.
+fn claim_given_emails(order: &[&Person], errors: &mut Vec<RowError>) -> BTreeMap<String, String> {
+    let mut by_line: Vec<&&Person> = order.iter().filter(|p| p.email.is_some()).collect();
+    by_line.sort_by_key(|p| p.line);
+
+    let mut claimed: BTreeMap<String, String> = BTreeMap::new();
+    let mut lines: BTreeMap<String, u64> = BTreeMap::new();
+    for person in by_line {
+        let Some(email) = &person.email else { continue };
+        let folded = fold(email);
+        if let Some(line) = lines.get(&folded) {
+            errors.push(RowError::new(
+                person.line,
+                Some(person.key.clone()),
+                format!("the email {email} is also given on line {line}; each person needs their own email"),
+            ));
+            continue;
+        }
+        lines.insert(folded.clone(), person.line);
+        claimed.insert(folded, fold(&person.key));
+    }
+    claimed
+}
+
+/// Checks an email the feed gives against the users' emails, and a joiner's also against their user names.
+fn check_given_email(
+    person: &Person,
+    email: &str,
+    current: Option<&CurrentUser>,
+    taken: &TakenIdentifiers,
+    result: &mut EmailAssignment,
+) -> Result<Option<String>, ()> {
+    let own_key = fold(&person.key);
+    let folded = fold(email);
+    let unchanged = current.and_then(|u| u.attributes.email.as_deref()).is_some_and(|e| fold(e) == folded);
+    if unchanged {
+        return Ok(Some(email.to_string()));
+    }
+
+    let fix = "fix the email in the feed, or change the other user";
+    let probe_email = probe(&taken.emails, taken, &folded, &own_key);
+    if clash_error(person, probe_email, format!("the email {email} belongs to user"), fix, result) {
+        return Err(());
+    }
+    if current.is_none() {
+        let probe_name = probe(&taken.user_names, taken, &folded, &own_key);
+        if clash_error(person, probe_name, format!("the email {email}, which becomes the user name, is the user name of user"), fix, result) {
+            return Err(());
+        }
+    }
+    Ok(Some(email.to_string()))
+}
+
+/// Records a clash as an error for the row, or an unknown value as one to look up; returns whether the row has
+/// no usable value.
+fn clash_error(person: &Person, probe: (Probe, String), what: String, fix: &str, result: &mut EmailAssignment) -> bool {
+    match probe {
+        (Probe::Free, _) => false,
+        (Probe::Unknown, folded) => {
+            result.unknown.insert(folded);
+            true
+        }
+        (Probe::Held(holder), _) => {
+            result.errors.push(RowError::new(
+                person.line,
+                Some(person.key.clone()),
+                format!("{what} {holder}, another person; {fix}"),
+            ));
+            true
+        }
+    }
+}
+
+/// Looks `folded` up in one of the maps: free, held by a user other than the person with `own_key`, or unknown.
+fn probe(map: &BTreeMap<String, Holder>, taken: &TakenIdentifiers, folded: &str, own_key: &str) -> (Probe, String) {
+    if !taken.is_known(folded) {
+        return (Probe::Unknown, folded.to_string());
+    }
+    let probe = match map.get(folded) {
+        Some(holder) if holder.unique_id.as_deref() != Some(own_key) => Probe::Held(holder.user_id.to_string()),
+        _ => Probe::Free,
+    };
+    (probe, folded.to_string())
+}
+
+/// Picks the user's current email, else derives one from the template, taking the first variant that no other
+/// user and no earlier person of the feed holds. A joiner's variant must also be free as a user name.
+fn derive_email(
     mapping: &CompiledMapping,
     person: &Person,
     current: Option<&CurrentUser>,
-    taken: &mut BTreeMap<String, Option<String>>,
-    warnings: &mut Vec<RowWarning>,
-) -> Option<String> {
-    let own_key = Some(fold(&person.key));
-    if let Some(email) = &person.email {
-        return Some(email.clone());
-    }
+    taken: &TakenIdentifiers,
+    claimed: &mut BTreeMap<String, String>,
+    result: &mut EmailAssignment,
+) -> Result<Option<String>, ()> {
     if let Some(email) = current.and_then(|u| u.attributes.email.clone()) {
-        return Some(email);
+        return Ok(Some(email));
     }
     if person.status == FeedStatus::Terminated {
-        return None;
+        return Ok(None);
     }
-    let template = &mapping.mapping.email.as_ref()?.template;
-    let base = render_email(template, person.first_name.as_deref(), person.last_name.as_deref());
-    let (local, domain) = base.split_once('@')?;
-    let mut candidate = base.clone();
+    let Some(settings) = &mapping.mapping.email else { return Ok(None) };
+    let base = render_email(&settings.template, person.first_name.as_deref(), person.last_name.as_deref());
+    let Some((local, domain)) = base.split_once('@') else { return Ok(None) };
+
+    let own_key = fold(&person.key);
+    let variant = |number: u32| if number == 1 { base.clone() } else { format!("{local}{number}@{domain}") };
     let mut number = 1;
-    while taken.get(&fold(&candidate)).is_some_and(|holder| *holder != own_key) {
+    loop {
+        let candidate = variant(number);
+        let folded = fold(&candidate);
+        if !taken.is_known(&folded) {
+            // Once the plain address is taken, later variants are likely taken too, so one round looks up several.
+            let last = if number == 1 { number } else { number + VARIANT_LOOKAHEAD };
+            result.unknown.extend((number..=last).map(|n| fold(&variant(n))));
+            return Err(());
+        }
+        let held = |map: &BTreeMap<String, Holder>| map.get(&folded).is_some_and(|h| h.unique_id.as_deref() != Some(own_key.as_str()));
+        let clashes = held(&taken.emails)
+            || (current.is_none() && held(&taken.user_names))
+            || claimed.get(&folded).is_some_and(|holder| *holder != own_key);
+        if !clashes {
+            claimed.insert(folded, own_key);
+            break;
+        }
         number += 1;
-        candidate = format!("{local}{number}@{domain}");
     }
+
+    let candidate = variant(number);
     if number > 1 {
-        warnings.push(RowWarning {
+        result.warnings.push(RowWarning {
             line: person.line,
             key: person.key.clone(),
             message: format!("the derived email {base} is taken; using {candidate}"),
         });
     }
-    taken.insert(fold(&candidate), own_key);
-    Some(candidate)
+    Ok(Some(candidate))
 }
 
 fn person_change(

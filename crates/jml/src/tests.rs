@@ -48,19 +48,28 @@ fn plan(feed: &str, users: Vec<CurrentUser>, full_feed: bool) -> Plan {
     let mapping = Mapping::parse(MAPPING).unwrap();
     let policy = Policy::parse(POLICY).unwrap();
     let feed = read_mapped_feed(feed.as_bytes(), &mapping).unwrap();
-    let taken_emails = users
-        .iter()
-        .filter_map(|u| u.attributes.email.as_ref().map(|e| (e.to_lowercase(), Some(u.unique_id.to_lowercase()))))
-        .collect();
+    let taken = taken_by(&users);
     compute_plan(PlanInput {
         mapping: &mapping,
         policy: &policy,
         feed,
         users,
-        taken_emails,
+        taken,
         now: datetime!(2026-12-04 12:00 UTC),
         options: PlanOptions { full_feed },
     })
+}
+
+/// Every email and user name the users hold; their user names are their emails.
+fn taken_by(users: &[CurrentUser]) -> TakenIdentifiers {
+    let mut taken = TakenIdentifiers { complete: true, ..TakenIdentifiers::default() };
+    for user in users {
+        let Some(email) = &user.attributes.email else { continue };
+        let holder = Holder { user_id: user.id, unique_id: Some(user.unique_id.to_lowercase()) };
+        taken.emails.insert(email.to_lowercase(), holder.clone());
+        taken.user_names.insert(email.to_lowercase(), holder);
+    }
+    taken
 }
 
 const HEADER: &str = "id,name,dept,title,start,end,status,manager,salary\n";
@@ -239,7 +248,7 @@ fn generated_feed_plans_cleanly() {
         policy: &policy,
         feed,
         users: vec![],
-        taken_emails: BTreeMap::new(),
+        taken: TakenIdentifiers { complete: true, ..TakenIdentifiers::default() },
         now: datetime!(2026-12-04 12:00 UTC),
         options: PlanOptions::default(),
     });
@@ -274,7 +283,7 @@ fn policy_change_shows_role_diff() {
         policy: &changed,
         feed,
         users: vec![user],
-        taken_emails: BTreeMap::new(),
+        taken: TakenIdentifiers { complete: true, ..TakenIdentifiers::default() },
         now: datetime!(2026-12-04 12:00 UTC),
         options: PlanOptions::default(),
     });
@@ -284,4 +293,143 @@ fn policy_change_shows_role_diff() {
     assert_eq!(added, vec![("workspace_member", "engineering-workspace")]);
     assert_eq!(removed, vec![("developer", "engineering")]);
     assert!(ada.changes.is_empty(), "attributes did not change");
+}
+
+/// Plans `feed` against holders of emails and user names that are not feed people (such as SCIM users), running
+/// the look-up rounds as the service does against `held` (folded value, holder id, is it a user name).
+fn plan_with_holders(feed: &str, held: &[(&str, i64, bool)]) -> (Plan, usize) {
+    let mapping = Mapping::parse(MAPPING).unwrap();
+    let policy = Policy::parse(POLICY).unwrap();
+    let feed = read_mapped_feed(feed.as_bytes(), &mapping).unwrap();
+    let mut taken = TakenIdentifiers::default();
+    let mut rounds = 0;
+    loop {
+        let wanted = identifiers_to_look_up(&mapping, &feed, &[], &taken);
+        if wanted.is_empty() {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 20, "the look-up rounds should end");
+        assert!(wanted.iter().all(|w| !taken.looked_up.contains(w)), "a round repeats a value: {wanted:?}");
+        for (value, id, is_user_name) in held {
+            if wanted.contains(*value) {
+                let holder = Holder { user_id: *id, unique_id: None };
+                let map = if *is_user_name { &mut taken.user_names } else { &mut taken.emails };
+                map.insert((*value).to_string(), holder);
+            }
+        }
+        taken.looked_up.extend(wanted);
+    }
+    let plan = compute_plan(PlanInput {
+        mapping: &mapping,
+        policy: &policy,
+        feed,
+        users: vec![],
+        taken,
+        now: datetime!(2026-12-04 12:00 UTC),
+        options: PlanOptions::default(),
+    });
+    (plan, rounds)
+}
+
+const EMAIL_HEADER: &str = "id,name,email,dept,title,start,end,status,manager\n";
+
+/// The sample mapping with an email column, so rows may give their own email.
+fn plan_with_email_column(feed: &str, held: &[(&str, i64, bool)]) -> Plan {
+    let mapping_text = MAPPING.replace("[columns]\n", "[columns]\nemail = \"email\"\n");
+    let mapping = Mapping::parse(&mapping_text).unwrap();
+    let policy = Policy::parse(POLICY).unwrap();
+    let feed = read_mapped_feed(feed.as_bytes(), &mapping).unwrap();
+    let mut taken = TakenIdentifiers { complete: true, ..TakenIdentifiers::default() };
+    for (value, id, is_user_name) in held {
+        let map = if *is_user_name { &mut taken.user_names } else { &mut taken.emails };
+        map.insert((*value).to_string(), Holder { user_id: *id, unique_id: None });
+    }
+    compute_plan(PlanInput {
+        mapping: &mapping,
+        policy: &policy,
+        feed,
+        users: vec![],
+        taken,
+        now: datetime!(2026-12-04 12:00 UTC),
+        options: PlanOptions::default(),
+    })
+}
+
+#[test]
+fn derived_email_skips_other_users() {
+    let feed = format!(
+        "{HEADER}1,\"Doe, Jane\",Sales,Rep,01/02/19,,Active,,1\n2,\"Doe, Jane A\",Sales,Rep,01/02/19,,Active,,1\n"
+    );
+    // jane.doe@ is a SCIM user's email, and jane.doe2@ another user's user name.
+    let held = [("jane.doe@example.com", 7, false), ("jane.doe2@example.com", 8, true)];
+
+    let (plan, _) = plan_with_holders(&feed, &held);
+
+    assert!(plan.errors.is_empty(), "{:#?}", plan.errors);
+    assert_eq!(change(&plan, "1").attributes.email.as_deref(), Some("jane.doe3@example.com"));
+    assert_eq!(change(&plan, "2").attributes.email.as_deref(), Some("jane.doe4@example.com"));
+    assert_eq!(plan.warnings.len(), 2, "{:#?}", plan.warnings);
+    assert!(plan.warnings[0].message.contains("jane.doe3@example.com"), "{:#?}", plan.warnings);
+}
+
+#[test]
+fn long_variant_chain_needs_few_rounds() {
+    let feed = format!("{HEADER}1,\"Doe, Jane\",Sales,Rep,01/02/19,,Active,,1\n");
+    let variants: Vec<String> =
+        (1..=12).map(|n| if n == 1 { "jane.doe@example.com".into() } else { format!("jane.doe{n}@example.com") }).collect();
+    let held: Vec<(&str, i64, bool)> = variants.iter().map(|v| (v.as_str(), 1, false)).collect();
+
+    let (plan, rounds) = plan_with_holders(&feed, &held);
+
+    assert_eq!(change(&plan, "1").attributes.email.as_deref(), Some("jane.doe13@example.com"));
+    assert!(rounds <= 4, "each round looks several variants ahead, but took {rounds} rounds");
+}
+
+#[test]
+fn given_email_of_other_user_is_row_error() {
+    let feed = format!(
+        "{EMAIL_HEADER}1,\"Doe, Jane\",jane@corp.example,Sales,Rep,01/02/19,,Active,\n\
+         2,\"Roe, Rick\",RICK@corp.example,Sales,Rep,01/02/19,,Active,\n\
+         3,\"Poe, Pat\",pat@corp.example,Sales,Rep,01/02/19,,Active,\n"
+    );
+    let held = [("jane@corp.example", 41, false), ("rick@corp.example", 42, true)];
+
+    let plan = plan_with_email_column(&feed, &held);
+
+    let lines: Vec<u64> = plan.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![2, 3], "{:#?}", plan.errors);
+    assert!(plan.errors[0].reason.contains("jane@corp.example belongs to user 41"), "{:#?}", plan.errors);
+    assert!(plan.errors[1].reason.contains("user name of user 42"), "{:#?}", plan.errors);
+    assert_eq!(plan.changes.len(), 1, "only the row without a clash is planned: {:#?}", plan.changes);
+    assert_eq!(plan.counts["errors"], 2);
+    assert_eq!(plan.counts["unchanged"], 0);
+}
+
+#[test]
+fn given_email_twice_in_feed_is_row_error() {
+    let feed = format!(
+        "{EMAIL_HEADER}1,\"Doe, Jane\",jane.doe@example.com,Sales,Rep,01/02/19,,Active,\n\
+         2,\"Doe, John\",Jane.Doe@example.com,Sales,Rep,01/02/19,,Active,\n\
+         3,\"Doe, Jane B\",,Sales,Rep,01/02/19,,Active,\n"
+    );
+
+    let plan = plan_with_email_column(&feed, &[]);
+
+    assert_eq!(plan.errors.len(), 1, "{:#?}", plan.errors);
+    assert_eq!(plan.errors[0].line, 3);
+    assert!(plan.errors[0].reason.contains("also given on line 2"), "{:#?}", plan.errors);
+    assert_eq!(change(&plan, "3").attributes.email.as_deref(), Some("jane.doe2@example.com"), "a derived email avoids given ones");
+}
+
+#[test]
+fn existing_user_keeps_own_email() {
+    let first = plan(&format!("{HEADER}1,\"Lovelace, Ada\",Engineering,Lead,01/02/19,,Active,,1\n"), vec![], false);
+    let user = user_from(&first.changes[0], 10);
+
+    let again = plan(&format!("{HEADER}1,\"Lovelace, Ada\",Engineering,Lead,01/02/19,,Active,,1\n"), vec![user], false);
+
+    assert!(again.errors.is_empty(), "{:#?}", again.errors);
+    assert!(again.warnings.is_empty(), "{:#?}", again.warnings);
+    assert_eq!(again.counts["unchanged"], 1);
 }

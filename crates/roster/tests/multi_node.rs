@@ -334,6 +334,103 @@ async fn export_sqlite_import_postgres() {
     assert_eq!(status, 201, "a new user after the import must not collide with imported ids");
 }
 
+/// A complete synthetic feed of the active people E1..En.
+fn jml_feed(n: usize) -> String {
+    let mut feed = "employee_id,name,email,department,job_title,manager_id,status,start_date,end_date\n".to_string();
+    for i in 1..=n {
+        feed.push_str(&format!("E{i},\"Person, Number{i}\",,Sales,Account Executive,,Active,2020-01-01,\n"));
+    }
+    feed
+}
+
+fn example_file(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {} failed: {e}", path.display()))
+}
+
+/// Uploads a complete feed with the synthetic mapping and policy; returns the plan document's `data`.
+async fn plan_feed(api: &Api, base: &str, feed: &str) -> Value {
+    let form = reqwest::multipart::Form::new()
+        .text("mapping", example_file("synthetic-mapping.toml"))
+        .text("policy", example_file("synthetic-policy.toml"))
+        .text("full_feed", "true")
+        .part("feed", reqwest::multipart::Part::bytes(feed.as_bytes().to_vec()).file_name("feed.csv"));
+    let response = api.client.post(format!("{base}/core/jml/plans")).bearer_auth(&api.token).multipart(form).send().await.expect("plan");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("plan JSON");
+    assert_eq!(status, 201, "planning failed: {body}");
+    body["data"].clone()
+}
+
+/// Applies a plan, waits until its run has finished and returns the run's attributes.
+async fn apply_plan(api: &Api, base: &str, plan_id: &str) -> Value {
+    let meta = json!({ "meta": { "allow_mass_leavers": true } });
+    let (status, body, _) = api.send(reqwest::Method::POST, format!("{base}/core/jml/plans/{plan_id}/apply"), Some(meta), None).await;
+    assert_eq!(status, 202, "apply failed: {body}");
+    let run_id = body["data"]["id"].as_str().expect("run id").to_string();
+    let started = Instant::now();
+    loop {
+        let run = api.get(format!("{base}/core/jml/runs/{run_id}")).await;
+        if run["data"]["attributes"]["status"] != "running" {
+            return run["data"]["attributes"].clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "run {run_id} did not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn archived_keys(plan: &Value) -> Vec<String> {
+    let changes = plan["attributes"]["changes"].as_array().cloned().unwrap_or_default();
+    changes.iter().filter(|c| c["kind"] == "archive").filter_map(|c| c["key"].as_str().map(str::to_string)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_keeps_jml_plans_and_feed_users() {
+    let Some(base_url) = database_url() else { return };
+    let schema = Schema::create(&base_url).await;
+    let data = tempfile::tempdir().expect("temp dir");
+
+    // On SQLite the feed creates E1..E5; X1 comes through the API with a key the feed never lists.
+    let sqlite = Node::start(None, Some(data.path()), &[]);
+    let api = Api::new(sqlite.admin_token());
+    let first = plan_feed(&api, &sqlite.base, &jml_feed(5)).await;
+    let first_id = first["id"].as_str().expect("plan id").to_string();
+    let run = apply_plan(&api, &sqlite.base, &first_id).await;
+    assert_eq!(run["result"]["applied"], 5, "{run}");
+    let (status, body, _) = api
+        .send(reqwest::Method::POST, format!("{}/core/users", sqlite.base), Some(user_body("x1@example.com", json!({ "unique_id": "X1" }))), None)
+        .await;
+    assert_eq!(status, 201, "create: {body}");
+    drop(sqlite);
+
+    let export = data.path().join("export.jsonl");
+    let exported = Command::new(BIN).args(["export", "--output"]).arg(&export).arg("--data-dir").arg(data.path()).output().expect("export");
+    assert!(exported.status.success(), "export failed: {}", String::from_utf8_lossy(&exported.stderr));
+    let imported = Command::new(BIN).args(["import", "--input"]).arg(&export).args(["--database", &schema.url()]).output().expect("import");
+    assert!(imported.status.success(), "import failed: {}", String::from_utf8_lossy(&imported.stderr));
+
+    // The plan and its run came across with their ids, and the run items keep a rerun from applying anyone twice.
+    // The imported admin token still works, and the new database gets no token of its own.
+    let postgres = Node::start(Some(&schema.url()), None, &[]);
+    let stored = api.get(format!("{}/core/jml/plans/{first_id}", postgres.base)).await;
+    assert_eq!(stored["data"]["attributes"]["runs"].as_array().map(Vec::len), Some(1), "{stored}");
+    let rerun = apply_plan(&api, &postgres.base, &first_id).await;
+    assert_eq!(rerun["result"]["already_applied"], 5, "{rerun}");
+    assert_eq!(rerun["result"]["applied"], 0, "{rerun}");
+
+    // Feed ownership survived: a complete feed without E5 archives E5, never X1.
+    let second = plan_feed(&api, &postgres.base, &jml_feed(4)).await;
+    let second_id: i64 = second["id"].as_str().and_then(|id| id.parse().ok()).expect("numeric plan id");
+    assert!(second_id > first_id.parse::<i64>().unwrap_or(i64::MAX), "a new plan must not reuse an imported id");
+    assert_eq!(archived_keys(&second), vec!["E5".to_string()], "{second}");
+    let left = apply_plan(&api, &postgres.base, &second_id.to_string()).await;
+    assert_eq!(left["result"]["applied"], 1, "{left}");
+    let x1 = api.get(format!("{}/core/users/x1@example.com", postgres.base)).await;
+    assert_eq!(x1["data"]["attributes"]["status"], "active", "a user the feed does not own stays: {x1}");
+    let e5 = api.get(format!("{}/core/users?unique_id=E5&archived=true", postgres.base)).await;
+    assert_eq!(e5["data"][0]["attributes"]["status"], "archived", "{e5}");
+}
+
 /// Reads every user (active and archived), their roles and the audit trail through the API.
 async fn snapshot_api(api: &Api, base: &str) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let mut users = Vec::new();

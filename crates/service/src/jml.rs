@@ -6,8 +6,8 @@ use roster_domain::{
     Change, Changes, LifecycleState, RoleAssignment, RoleKey, RoleSource, RoleType, Scope, Timestamp, User,
 };
 use roster_jml::{
-    Attributes, ChangeKind, CurrentUser, Grant, Mapping, PersonChange, Plan, PlanInput, PlanOptions, Policy,
-    RoleChange, ScheduledKind, UserState, compute_plan, read_mapped_feed,
+    Attributes, ChangeKind, CurrentUser, Grant, Holder, Mapping, PersonChange, Plan, PlanInput, PlanOptions, Policy,
+    RoleChange, ScheduledKind, TakenIdentifiers, UserState, compute_plan, identifiers_to_look_up, read_mapped_feed,
 };
 use roster_store::{Conn, JmlPlanRecord, JmlRunRecord, NewJmlPlan, PlanConfigRef, ScheduledAction};
 use serde_json::{Value, json};
@@ -243,10 +243,9 @@ impl Roster {
             let kind = if kind == ACTIVATE_USER { ScheduledKind::Activate } else { ScheduledKind::Archive };
             scheduled.entry(user_id).or_default().push((kind, due.as_datetime()));
         }
-        let taken_emails = conn.taken_emails().await?.into_iter().collect();
         drop(conn);
 
-        let users = records
+        let users: Vec<CurrentUser> = records
             .into_iter()
             .filter_map(|record| {
                 let user = record.user;
@@ -263,16 +262,48 @@ impl Roster {
                 })
             })
             .collect();
+        let taken = self.look_up_identifiers(mapping, &feed, &users).await?;
 
         Ok(compute_plan(PlanInput {
             mapping,
             policy,
             feed,
             users,
-            taken_emails,
+            taken,
             now: self.clock.now().as_datetime(),
             options,
         }))
+    }
+
+    /// Looks up the emails and user names the plan probes, in rounds of batched queries: the first asks for
+    /// every email the feed gives or derives, later ones only for the numbered variants of derived emails that
+    /// turned out taken. Each round asks only for values no earlier round asked for, so the rounds end.
+    async fn look_up_identifiers(
+        &self,
+        mapping: &roster_jml::CompiledMapping,
+        feed: &roster_jml::Feed,
+        users: &[CurrentUser],
+    ) -> Result<TakenIdentifiers> {
+        let mut taken = TakenIdentifiers::default();
+        let mut conn = self.store.read().await?;
+        loop {
+            let wanted = identifiers_to_look_up(mapping, feed, users, &taken);
+            if wanted.is_empty() {
+                return Ok(taken);
+            }
+
+            let values: Vec<String> = wanted.iter().cloned().collect();
+            for holder in conn.identifier_holders(&values).await? {
+                let owner = Holder { user_id: holder.id, unique_id: holder.unique_id_folded };
+                if let Some(email) = holder.email_folded.filter(|e| wanted.contains(e)) {
+                    taken.emails.insert(email, owner.clone());
+                }
+                if wanted.contains(&holder.user_name_folded) {
+                    taken.user_names.insert(holder.user_name_folded, owner);
+                }
+            }
+            taken.looked_up.extend(wanted);
+        }
     }
 
     async fn store_plan(

@@ -61,7 +61,7 @@ impl Roster {
     /// the row counts with the file's and verifies the audit chain.
     pub async fn import(&self, input: &mut dyn BufRead) -> Result<TableCounts> {
         let mut conn = self.store.begin().await?;
-        for table in ["users", "tokens", "audit_log", "role_types"] {
+        for table in ["users", "tokens", "audit_log", "role_types", "jml_plans"] {
             if conn.count_rows(table).await? > 0 {
                 return Err(ServiceError::Conflict {
                     code: "not_empty",

@@ -196,6 +196,55 @@ pub struct JmlConfigRow {
     pub updated_by: String,
 }
 
+/// A stored JML plan with the policy it was computed with and its body (mapped attributes only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct JmlPlanRow {
+    pub id: i64,
+    pub source: String,
+    pub created_at: DbTime,
+    pub created_by: String,
+    pub has_errors: i64,
+    pub policy: String,
+    pub body: String,
+    /// The stored mapping and policy the plan used; absent in exports made before they could be stored.
+    #[serde(default)]
+    pub mapping_name: Option<String>,
+    #[serde(default)]
+    pub mapping_version: Option<i64>,
+    #[serde(default)]
+    pub mapping_sha256: Option<String>,
+    #[serde(default)]
+    pub policy_name: Option<String>,
+    #[serde(default)]
+    pub policy_version: Option<i64>,
+    #[serde(default)]
+    pub policy_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct JmlRunRow {
+    pub id: i64,
+    pub plan_id: i64,
+    pub status: String,
+    pub created_at: DbTime,
+    pub created_by: String,
+    pub updated_at: DbTime,
+    pub finished_at: Option<DbTime>,
+    pub counts: String,
+    pub message: Option<String>,
+}
+
+/// One person's outcome in a plan; carrying it keeps a rerun of an imported plan from applying anyone twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct JmlRunItemRow {
+    pub plan_id: i64,
+    pub person_key: String,
+    pub run_id: i64,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub applied_at: DbTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct SettingRow {
     pub key: String,
@@ -218,6 +267,9 @@ pub enum ExportRecord {
     GroupRoles(GroupRoleRow),
     JmlFeedUsers(JmlFeedUserRow),
     JmlConfigs(JmlConfigRow),
+    JmlPlans(JmlPlanRow),
+    JmlRuns(JmlRunRow),
+    JmlRunItems(JmlRunItemRow),
     AuditLog(AuditRow),
 }
 
@@ -235,6 +287,9 @@ pub const EXPORT_TABLES: &[&str] = &[
     "group_roles",
     "jml_feed_users",
     "jml_configs",
+    "jml_plans",
+    "jml_runs",
+    "jml_run_items",
     "audit_log",
 ];
 
@@ -290,6 +345,15 @@ impl Conn {
                 rows.into_iter().zip(after + 1..).map(|(r, key)| (key, ExportRecord::JmlFeedUsers(r))).collect()
             }
             "jml_configs" => page!(JmlConfigRow, JmlConfigs, "SELECT id, kind, name, body, version, sha256, created_at, updated_at, updated_by FROM jml_configs WHERE id > $1 ORDER BY id LIMIT $2", id),
+            "jml_plans" => page!(JmlPlanRow, JmlPlans, "SELECT id, source, created_at, created_by, has_errors, policy, body, mapping_name, mapping_version, mapping_sha256, policy_name, policy_version, policy_sha256 FROM jml_plans WHERE id > $1 ORDER BY id LIMIT $2", id),
+            "jml_runs" => page!(JmlRunRow, JmlRuns, "SELECT id, plan_id, status, created_at, created_by, updated_at, finished_at, counts, message FROM jml_runs WHERE id > $1 ORDER BY id LIMIT $2", id),
+            "jml_run_items" => {
+                let rows = with_conn!(self, |c| {
+                    sqlx::query_as::<_, JmlRunItemRow>("SELECT plan_id, person_key, run_id, outcome, detail, applied_at FROM jml_run_items ORDER BY plan_id, person_key LIMIT $2 OFFSET $1")
+                        .bind(after).bind(limit).fetch_all(c).await?
+                });
+                rows.into_iter().zip(after + 1..).map(|(r, key)| (key, ExportRecord::JmlRunItems(r))).collect()
+            }
             "audit_log" => page!(AuditRow, AuditLog, "SELECT seq, created_at, actor_token_id, actor_name, action, target_type, target_id, changes, request_id, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2", seq),
             other => return Err(StoreError::Corrupt(format!("unknown table {other:?}"))),
         };
@@ -311,6 +375,9 @@ impl Conn {
             "group_roles" => "SELECT COUNT(*) FROM group_roles",
             "jml_feed_users" => "SELECT COUNT(*) FROM jml_feed_users",
             "jml_configs" => "SELECT COUNT(*) FROM jml_configs",
+            "jml_plans" => "SELECT COUNT(*) FROM jml_plans",
+            "jml_runs" => "SELECT COUNT(*) FROM jml_runs",
+            "jml_run_items" => "SELECT COUNT(*) FROM jml_run_items",
             "audit_log" => "SELECT COUNT(*) FROM audit_log",
             other => return Err(StoreError::Corrupt(format!("unknown table {other:?}"))),
         };
@@ -391,6 +458,22 @@ impl Conn {
                     .bind(r.id).bind(&r.kind).bind(&r.name).bind(&r.body).bind(r.version).bind(&r.sha256)
                     .bind(r.created_at).bind(r.updated_at).bind(&r.updated_by).execute(c).await?;
             }),
+            ExportRecord::JmlPlans(r) => with_conn!(self, |c| {
+                sqlx::query("INSERT INTO jml_plans (id, source, created_at, created_by, has_errors, policy, body, mapping_name, mapping_version, mapping_sha256, policy_name, policy_version, policy_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+                    .bind(r.id).bind(&r.source).bind(r.created_at).bind(&r.created_by).bind(r.has_errors).bind(&r.policy)
+                    .bind(&r.body).bind(&r.mapping_name).bind(r.mapping_version).bind(&r.mapping_sha256)
+                    .bind(&r.policy_name).bind(r.policy_version).bind(&r.policy_sha256).execute(c).await?;
+            }),
+            ExportRecord::JmlRuns(r) => with_conn!(self, |c| {
+                sqlx::query("INSERT INTO jml_runs (id, plan_id, status, created_at, created_by, updated_at, finished_at, counts, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(r.id).bind(r.plan_id).bind(&r.status).bind(r.created_at).bind(&r.created_by).bind(r.updated_at)
+                    .bind(r.finished_at).bind(&r.counts).bind(&r.message).execute(c).await?;
+            }),
+            ExportRecord::JmlRunItems(r) => with_conn!(self, |c| {
+                sqlx::query("INSERT INTO jml_run_items (plan_id, person_key, run_id, outcome, detail, applied_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(r.plan_id).bind(&r.person_key).bind(r.run_id).bind(&r.outcome).bind(&r.detail).bind(r.applied_at)
+                    .execute(c).await?;
+            }),
             ExportRecord::AuditLog(r) => with_conn!(self, |c| {
                 sqlx::query("INSERT INTO audit_log (seq, created_at, actor_token_id, actor_name, action, target_type, target_id, changes, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                     .bind(r.seq).bind(r.created_at).bind(r.actor_token_id).bind(&r.actor_name).bind(&r.action)
@@ -417,10 +500,24 @@ impl Conn {
         if self.backend() == Backend::Sqlite {
             return Ok(());
         }
-        for table in ["role_types", "users", "role_assignments", "snapshots", "tokens", "scheduled_actions", "groups", "jml_configs"] {
+        let tables = [
+            "role_types",
+            "users",
+            "role_assignments",
+            "snapshots",
+            "tokens",
+            "scheduled_actions",
+            "groups",
+            "jml_configs",
+            "jml_plans",
+            "jml_runs",
+        ];
+        for table in tables {
             let sql = match table {
                 "jml_configs" => postgres_reset_sequence!("jml_configs"),
                 "groups" => postgres_reset_sequence!("groups"),
+                "jml_plans" => postgres_reset_sequence!("jml_plans"),
+                "jml_runs" => postgres_reset_sequence!("jml_runs"),
                 "role_types" => postgres_reset_sequence!("role_types"),
                 "users" => postgres_reset_sequence!("users"),
                 "role_assignments" => postgres_reset_sequence!("role_assignments"),

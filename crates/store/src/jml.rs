@@ -1,10 +1,10 @@
 //! The JML engine's tables: plans, runs, run items and feed source membership.
 //!
-//! `roster export` carries `jml_feed_users`, so complete feeds keep their leavers after a move.
-//! TODO: it leaves out plans and runs, so a plan made before a move must be made again after it.
+//! `roster export` carries all four tables with their ids: feed membership, so complete feeds keep their leavers
+//! after a move, and plans, runs and run items, so a plan made before a move can still be read and applied after it.
 
 use crate::roles::AssignmentRow;
-use crate::types::{DbTime, opt_time};
+use crate::types::{DbTime, Param, SqlBuf, opt_time};
 use crate::{Conn, StoreError};
 use roster_domain::{RoleAssignment, Timestamp};
 
@@ -155,6 +155,36 @@ pub struct JmlUserRecord {
     pub user: roster_domain::User,
     pub manager_unique_id: Option<String>,
     pub owned: bool,
+}
+
+/// A user holding an email or user name that a plan probes, with the folded values it holds.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct IdentifierHolder {
+    pub id: i64,
+    pub email_folded: Option<String>,
+    pub user_name_folded: String,
+    pub unique_id_folded: Option<String>,
+}
+
+/// Values per holder query. Each is bound once and used in both `IN` lists, so a query has this many parameters,
+/// well below SQLite's limit of 32,766 and PostgreSQL's of 65,535.
+pub const HOLDER_BATCH: usize = 1000;
+
+/// Builds the holder query for one batch: the same SQL text on both backends.
+fn holders_sql(batch: &[String]) -> SqlBuf {
+    let mut buf = SqlBuf::default();
+    let mut placeholders = Vec::with_capacity(batch.len());
+    for value in batch {
+        buf.params.push(Param::Text(value.clone()));
+        placeholders.push(format!("${}", buf.params.len()));
+    }
+    let list = placeholders.join(", ");
+    buf.push("SELECT id, email_folded, user_name_folded, unique_id_folded FROM users WHERE status <> 'deleted' AND (email_folded IN (")
+        .push(&list)
+        .push(") OR user_name_folded IN (")
+        .push(&list)
+        .push("))");
+    buf
 }
 
 macro_rules! run_columns {
@@ -340,13 +370,19 @@ impl Conn {
             .collect()
     }
 
-    /// Lists the folded email of every user that is not deleted, with the holder's folded `unique_id`.
-    pub async fn taken_emails(&mut self) -> Result<Vec<(String, Option<String>)>, StoreError> {
-        let sql = "SELECT email_folded, unique_id_folded FROM users WHERE email_folded IS NOT NULL AND status <> 'deleted'";
-        let rows = with_conn!(self, |c| {
-            sqlx::query_as::<_, (String, Option<String>)>(sql).fetch_all(c).await?
-        });
-        Ok(rows)
+    /// Finds the users, other than deleted ones, whose folded email or folded user name is one of `folded`. The
+    /// values go in batches of [`HOLDER_BATCH`], each one query that the indexes on both columns serve.
+    pub async fn identifier_holders(&mut self, folded: &[String]) -> Result<Vec<IdentifierHolder>, StoreError> {
+        let mut holders = Vec::new();
+        for batch in folded.chunks(HOLDER_BATCH) {
+            let buf = holders_sql(batch);
+            let SqlBuf { sql, params } = buf;
+            let rows = with_conn!(self, |c| {
+                bind_params!(sqlx::query_as::<_, IdentifierHolder>(sqlx::AssertSqlSafe(sql)), &params).fetch_all(c).await?
+            });
+            holders.extend(rows);
+        }
+        Ok(holders)
     }
 
     /// Lists every grant from a policy rule, with its user id.

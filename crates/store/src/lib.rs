@@ -30,7 +30,7 @@ pub use dialect::Backend;
 pub use error::{StoreError, UniqueField};
 pub use export::{EXPORT_TABLES, ExportRecord};
 pub use groups::GroupQuery;
-pub use jml::{JmlPlanRecord, JmlRunItem, JmlRunRecord, JmlUserRecord, NewJmlPlan, PlanConfigRef};
+pub use jml::{HOLDER_BATCH, IdentifierHolder, JmlPlanRecord, JmlRunItem, JmlRunRecord, JmlUserRecord, NewJmlPlan, PlanConfigRef};
 pub use jml_configs::JmlConfigRecord;
 pub use migrate::{MIGRATIONS, Migration};
 pub use review::ReviewUser;

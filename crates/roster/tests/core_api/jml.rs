@@ -540,3 +540,73 @@ api_test!(access_review_finds_and_fixes, |server| {
     assert_eq!(policy_roles(&server, "E2").await?, 1);
     assert_eq!(server.query_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'access_review.fix'").await?, 2);
 });
+
+api_test!(named_time_zone_schedules_local_midnight, |server| {
+    let mapping = example("synthetic-mapping.toml")?.replace("time_zone = \"UTC\"", "time_zone = \"Europe/Paris\"");
+    let policy = example("synthetic-policy.toml")?;
+    // Paris is at +01:00 in January and +02:00 in July; access ends when the termination date is over.
+    let feed = format!(
+        "{SYNTHETIC_HEADER}E1,\"Winter, Leaver\",,Sales,Rep,,Terminated,2020-01-01,2030-01-15\n\
+         E2,\"Summer, Leaver\",,Sales,Rep,,Terminated,2020-01-01,2030-07-15\n\
+         E3,\"Summer, Starter\",,Sales,Rep,,Active,2030-07-01,\n"
+    );
+
+    let (_, planned) = plan(&server, feed.as_bytes(), &mapping, &policy, false).await?;
+
+    let scheduled = |key: &str| -> Value {
+        let changes = planned["changes"].as_array().map(Vec::as_slice).unwrap_or_default();
+        changes.iter().find(|c| c["key"] == key).map(|c| c["scheduled"].clone()).unwrap_or_default()
+    };
+    assert_eq!(scheduled("E1")["kind"], "archive", "{}", planned["changes"]);
+    assert_eq!(scheduled("E1")["at"], "2030-01-16T00:00:00+01:00", "{}", planned["changes"]);
+    assert_eq!(scheduled("E2")["at"], "2030-07-16T00:00:00+02:00", "{}", planned["changes"]);
+    assert_eq!(scheduled("E3")["kind"], "activate", "{}", planned["changes"]);
+    assert_eq!(scheduled("E3")["at"], "2030-07-01T00:00:00+02:00", "{}", planned["changes"]);
+});
+
+api_test!(unknown_time_zone_rejected, |server| {
+    let mapping = example("synthetic-mapping.toml")?.replace("time_zone = \"UTC\"", "time_zone = \"Mars/Olympus\"");
+    let policy = example("synthetic-policy.toml")?;
+
+    let reply = upload(&server, sales_feed(1).as_bytes(), &mapping, &policy, false).await?;
+
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.describe());
+    let detail = reply.error()["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("dates.time_zone"), "the error should name the setting: {}", reply.describe());
+    assert!(detail.contains("Europe/Paris"), "the error should give an example: {}", reply.describe());
+});
+
+api_test!(clash_with_other_users_found_at_plan, |server| {
+    let mapping = example("synthetic-mapping.toml")?;
+    let policy = example("synthetic-policy.toml")?;
+    // Users the feed does not own: one holds E1's derived email, one E2's as user name, one the email E3's row gives.
+    server.create_user(json!({ "email": "number1.person@example.com" })).await?;
+    server.create_user(json!({ "email": "other@example.com", "user_name": "number2.person@example.com" })).await?;
+    let holder = server.create_user(json!({ "email": "given@example.com" })).await?;
+    let feed = format!(
+        "{SYNTHETIC_HEADER}E1,\"Person, Number1\",,Sales,Rep,,Active,2020-01-01,\n\
+         E2,\"Person, Number2\",,Sales,Rep,,Active,2020-01-01,\n\
+         E3,\"Person, Number3\",GIVEN@example.com,Sales,Rep,,Active,2020-01-01,\n"
+    );
+
+    let (plan_id, planned) = plan(&server, feed.as_bytes(), &mapping, &policy, false).await?;
+
+    let email_of = |key: &str| -> Value {
+        let changes = planned["changes"].as_array().map(Vec::as_slice).unwrap_or_default();
+        changes.iter().find(|c| c["key"] == key).map(|c| c["attributes"]["email"].clone()).unwrap_or_default()
+    };
+    assert_eq!(email_of("E1"), "number1.person2@example.com", "{}", planned["changes"]);
+    assert_eq!(email_of("E2"), "number2.person2@example.com", "{}", planned["changes"]);
+    assert_eq!(email_of("E3"), Value::Null, "a row with an error is left out: {}", planned["changes"]);
+    assert_eq!(planned["warnings"].as_array().map(Vec::len), Some(2), "{}", planned["warnings"]);
+    assert_eq!(planned["errors"].as_array().map(Vec::len), Some(1), "{}", planned["errors"]);
+    assert_eq!(planned["errors"][0]["line"], 4, "{}", planned["errors"]);
+    let reason = planned["errors"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains(&format!("belongs to user {holder}")), "the error should name the holder: {reason}");
+
+    let refused = start_apply(&server, &plan_id, json!({})).await?;
+    assert_error(&refused, StatusCode::CONFLICT, "plan_has_errors");
+    let run = apply(&server, &plan_id, json!({ "skip_invalid": true })).await?;
+    assert_eq!(run["result"]["applied"], 2, "{run}");
+    assert_eq!(run["result"]["failed"], 0, "no clash is left for the apply to find: {run}");
+});
