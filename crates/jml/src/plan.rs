@@ -235,8 +235,9 @@ pub fn compute_plan(input: PlanInput<'_>) -> Plan {
     let mut first_line: BTreeMap<String, (u64, Option<String>)> = BTreeMap::new();
     let mut people: Vec<Person> = Vec::new();
     let mut duplicated: BTreeSet<String> = BTreeSet::new();
-    for row in &feed.rows {
-        match mapping.read_row(row) {
+    // Each row is dropped once read, so a large feed is not held twice, as rows and as people.
+    for row in feed.rows {
+        match mapping.read_row(&row) {
             Ok(person) => {
                 let folded = fold(&person.key);
                 present.insert(folded.clone());
