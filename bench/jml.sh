@@ -34,6 +34,7 @@
 #                                 unset, Roster uses SQLite
 #   ROSTER_BENCH_KEEP             1 keeps the data directory, feeds, responses and server log, and the
 #                                 PostgreSQL database
+#   ROSTER_BENCH_SKIP_BUILD       1 runs the release binary and feed generator already built, without cargo
 #   CARGO_TARGET_DIR              where cargo builds; unset, target/ in the repository
 #   RUST_LOG                      passed to the server; unset, it uses its default (info)
 #
@@ -360,9 +361,14 @@ main() {
   check_settings
   check_tools
 
-  log "building the release binary and the feed generator"
-  (cd "$REPO" && cargo build --release --quiet -p roster && cargo build --release --quiet -p roster-jml --example generate_feed) ||
-    fail "cargo build --release failed"
+  if [[ ${ROSTER_BENCH_SKIP_BUILD:-0} == 1 ]]; then
+    [[ -x $BINARY && -x $GENERATOR ]] || fail "ROSTER_BENCH_SKIP_BUILD=1, but $BINARY or $GENERATOR is missing; build them or unset it"
+    log "using the binaries already built in $TARGET_DIR/release"
+  else
+    log "building the release binary and the feed generator"
+    (cd "$REPO" && cargo build --release --quiet -p roster && cargo build --release --quiet -p roster-jml --example generate_feed) ||
+      fail "cargo build --release failed"
+  fi
 
   WORK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/roster-bench-jml.XXXXXX")
   generate_feeds
