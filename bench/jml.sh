@@ -181,6 +181,8 @@ start_server() {
   # Created here, since the server starts in the background and the wait below may read the file before that
   # redirection creates it.
   : > "$WORK_DIR/server.out"
+  # On PostgreSQL the server only writes the admin token there, into a directory that must exist.
+  mkdir -p "$WORK_DIR/data"
   env "${environment[@]}" "$BINARY" serve --listen 127.0.0.1:0 --data-dir "$WORK_DIR/data" \
     > "$WORK_DIR/server.out" 2> "$WORK_DIR/server.log" &
   SERVER_PID=$!
