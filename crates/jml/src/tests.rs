@@ -433,3 +433,34 @@ fn existing_user_keeps_own_email() {
     assert!(again.warnings.is_empty(), "{:#?}", again.warnings);
     assert_eq!(again.counts["unchanged"], 1);
 }
+
+#[test]
+fn changed_feed_zero_percent_is_base() {
+    let options = generate::GenerateOptions { people: 500, churn_percent: 2, seed: 7 };
+    assert_eq!(generate::generate_changed_csv(options, 0), generate::generate_csv(options));
+}
+
+#[test]
+fn changed_feed_keeps_population() {
+    let options = generate::GenerateOptions { people: 2000, churn_percent: 2, seed: 7 };
+    let base = generate::generate_csv(options);
+    let changed = generate::generate_changed_csv(options, 10);
+    assert_eq!(changed, generate::generate_changed_csv(options, 10), "the same seed writes the same feed");
+
+    let base_rows: Vec<&str> = base.lines().collect();
+    let changed_rows: Vec<&str> = changed.lines().collect();
+    assert_eq!(changed_rows.len(), base_rows.len() + 50, "10% of 2000 people add a quarter of 200 changes as joiners");
+    let differing: Vec<(&str, &str)> = base_rows.iter().zip(&changed_rows).filter(|(b, c)| b != c).map(|(b, c)| (*b, *c)).collect();
+    // 7.5% of 2000 people move or leave; the draw is random, so the bounds are wide.
+    assert!((100..=200).contains(&differing.len()), "{} rows differ", differing.len());
+    for (before, after) in &differing {
+        let before: Vec<&str> = before.split(',').collect();
+        let after: Vec<&str> = after.split(',').collect();
+        assert_eq!(before[..3], after[..3], "key and name stay: {before:?} {after:?}");
+        assert_eq!(before[8], after[8], "start date stays: {before:?} {after:?}");
+        let moved = before[4] != after[4];
+        let left = after[7] == "Terminated" && before[7] == "Active";
+        assert!(moved != left, "a row either moves or leaves: {before:?} {after:?}");
+    }
+    assert!(changed_rows[base_rows.len()..].iter().all(|row| row.contains(",Active,2026-")), "joiners start in 2026");
+}

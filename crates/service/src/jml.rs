@@ -11,7 +11,8 @@ use roster_jml::{
 };
 use roster_store::{Conn, JmlPlanRecord, JmlRunRecord, NewJmlPlan, PlanConfigRef, ScheduledAction};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::Roster;
 use crate::actor::Actor;
@@ -215,8 +216,8 @@ impl Roster {
         let options = PlanOptions { full_feed: request.full_feed };
 
         let plan = self.compute(&mapping, &policy, feed, options).await?;
-        let stored = self.store_plan(actor, &plan, &policy_text, Some(mapping_used), Some(policy_used)).await?;
-        tracing::info!(plan_id = stored.id, changes = plan.changes.len(), errors = plan.errors.len(), "created JML plan");
+        let stored = self.store_plan(actor, plan, &policy_text, Some(mapping_used), Some(policy_used)).await?;
+        tracing::info!(plan_id = stored.id, changes = stored.plan.changes.len(), errors = stored.plan.errors.len(), "created JML plan");
         Ok(stored)
     }
 
@@ -309,12 +310,12 @@ impl Roster {
     async fn store_plan(
         &self,
         actor: &Actor,
-        plan: &Plan,
+        plan: Plan,
         policy: &str,
         mapping_used: Option<PlanConfigRef>,
         policy_used: Option<PlanConfigRef>,
     ) -> Result<StoredPlan> {
-        let body = serde_json::to_string(plan).map_err(|e| ServiceError::Internal(format!("serialising a plan failed: {e}")))?;
+        let body = serde_json::to_string(&plan).map_err(|e| ServiceError::Internal(format!("serialising a plan failed: {e}")))?;
         let now = self.clock.now();
         let record = NewJmlPlan {
             source: &plan.source,
@@ -331,7 +332,7 @@ impl Roster {
         let id = conn.insert_jml_plan(&record).await?;
         conn.commit().await?;
 
-        Ok(StoredPlan { id, created_at: now, created_by: actor.name.clone(), plan: plan.clone(), runs: Vec::new(), mapping_used, policy_used })
+        Ok(StoredPlan { id, created_at: now, created_by: actor.name.clone(), plan, runs: Vec::new(), mapping_used, policy_used })
     }
 
     /// Loads a stored plan and its runs. Requires `users:read`.
@@ -402,7 +403,7 @@ impl Roster {
         let roster = self.clone();
         let actor = actor.clone();
         tokio::spawn(async move {
-            if let Err(error) = roster.execute_run(&actor, &record, &plan, run_id).await {
+            if let Err(error) = roster.execute_run(&actor, &record, plan, run_id).await {
                 tracing::error!(run_id, error = %error, "JML run failed");
                 let _ = roster.finish_run(run_id, "failed", &json!({}), Some(&error.to_string())).await;
             }
@@ -415,8 +416,10 @@ impl Roster {
         actor.require(Scope::UsersWrite)?;
         actor.require(Scope::RolesWrite)?;
         let mut conn = self.store.read().await?;
-        let record = conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?;
+        let mut record = conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?;
         let plan = parse_plan(&record)?;
+        // The run needs only the parsed plan, and the text of a large plan is as big again.
+        record.body = String::new();
         if !plan.errors.is_empty() && !options.skip_invalid {
             return Err(ServiceError::Conflict {
                 code: "plan_has_errors",
@@ -460,7 +463,7 @@ impl Roster {
         Ok(())
     }
 
-    async fn execute_run(&self, actor: &Actor, record: &JmlPlanRecord, plan: &Plan, run_id: i64) -> Result<Value> {
+    async fn execute_run(&self, actor: &Actor, record: &JmlPlanRecord, plan: Plan, run_id: i64) -> Result<Value> {
         let role_types: HashMap<String, RoleType> = {
             let mut conn = self.store.read().await?;
             conn.list_role_types().await?.into_iter().map(|rt| (rt.name.clone(), rt)).collect()
@@ -470,29 +473,46 @@ impl Roster {
         let mut failures = Vec::new();
         let mut stale = Vec::new();
 
-        for (index, change) in plan.changes.iter().enumerate() {
-            let outcome = self.apply_person(actor, record, change, run_id, &role_types).await?;
-            match outcome {
-                Outcome::Applied => *counts.entry("applied").or_default() += 1,
-                Outcome::AlreadyApplied => *counts.entry("already_applied").or_default() += 1,
-                Outcome::Stale => {
-                    *counts.entry("stale").or_default() += 1;
-                    stale.push(change.key.clone());
+        let total = plan.changes.len();
+        let changes: Vec<Arc<PersonChange>> = plan.changes.into_iter().map(Arc::new).collect();
+        let concurrency = apply_concurrency();
+        let shared = Arc::new(RunShared { actor: actor.clone(), record: record.clone(), role_types, run_id });
+        let mut done = 0;
+        for wave in apply_waves(&changes) {
+            // Each person still commits alone; running several at once lets their commits share one SQLite batch
+            // (group commit) or use several PostgreSQL connections. Results are taken in plan order.
+            let mut in_flight = InFlight::default();
+            let mut pending = wave.into_iter();
+            loop {
+                while in_flight.len() < concurrency
+                    && let Some(change) = pending.next()
+                {
+                    in_flight.spawn(self.clone(), Arc::clone(&shared), Arc::clone(change));
                 }
-                Outcome::Failed(reason) => {
-                    *counts.entry("failed").or_default() += 1;
-                    tracing::warn!(run_id, line = change.line, reason = %reason, "JML person change failed");
-                    failures.push(json!({ "key": change.key, "line": change.line, "reason": reason }));
+                let Some((change, outcome)) = in_flight.next().await? else { break };
+                match outcome? {
+                    Outcome::Applied => *counts.entry("applied").or_default() += 1,
+                    Outcome::AlreadyApplied => *counts.entry("already_applied").or_default() += 1,
+                    Outcome::Stale => {
+                        *counts.entry("stale").or_default() += 1;
+                        stale.push(change.key.clone());
+                    }
+                    Outcome::Failed(reason) => {
+                        *counts.entry("failed").or_default() += 1;
+                        tracing::warn!(run_id, line = change.line, reason = %reason, "JML person change failed");
+                        failures.push(json!({ "key": change.key, "line": change.line, "reason": reason }));
+                    }
                 }
-            }
-            crash_point(index + 1);
-            if (index + 1) % 100 == 0 {
-                let progress = run_counts(&counts, plan.changes.len(), &failures, &stale);
-                self.finish_run(run_id, "running", &progress, None).await?;
+                done += 1;
+                crash_point(done);
+                if done % 100 == 0 {
+                    let progress = run_counts(&counts, total, &failures, &stale);
+                    self.finish_run(run_id, "running", &progress, None).await?;
+                }
             }
         }
 
-        let result = run_counts(&counts, plan.changes.len(), &failures, &stale);
+        let result = run_counts(&counts, total, &failures, &stale);
         self.finish_run(run_id, "done", &result, None).await?;
         tracing::info!(run_id, applied = counts["applied"], stale = counts["stale"], failed = counts["failed"], "finished JML run");
         Ok(result)
@@ -807,9 +827,9 @@ impl Roster {
         if let Some(error) = plan.errors.first() {
             return Err(ServiceError::field("person", "invalid", error.reason.clone()));
         }
-        let stored = self.store_plan(actor, &plan, &policy_text, None, policy_used).await?;
+        let stored = self.store_plan(actor, plan, &policy_text, None, policy_used).await?;
         let (record, plan, run_id) = self.start_run(actor, stored.id, ApplyOptions { skip_invalid: false, allow_mass_leavers: true }).await?;
-        self.execute_run(actor, &record, &plan, run_id).await?;
+        self.execute_run(actor, &record, plan, run_id).await?;
         let mut conn = self.store.read().await?;
         let run = conn.jml_run(run_id).await?.ok_or_else(|| ServiceError::Internal("a finished run vanished".into()))?;
         Ok((stored, run))
@@ -880,6 +900,85 @@ impl Roster {
 /// as an `update`.
 fn counted_kind(kind: ChangeKind) -> ChangeKind {
     if kind == ChangeKind::None { ChangeKind::Update } else { kind }
+}
+
+/// Most person changes of one run in flight at once. Beyond about 8, SQLite batches gain little because its
+/// single writer runs one transaction at a time, and PostgreSQL competes with the server for the same cores.
+const APPLY_CONCURRENCY: usize = 8;
+
+/// Returns how many person changes a run applies at once. Debug builds with `ROSTER_TEST_JML_CRASH_AFTER` set apply
+/// one at a time, so that exactly that many people have committed when the process stops.
+fn apply_concurrency() -> usize {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("ROSTER_TEST_JML_CRASH_AFTER").is_some() {
+        return 1;
+    }
+    APPLY_CONCURRENCY
+}
+
+/// What every person change of a run shares.
+struct RunShared {
+    actor: Actor,
+    record: JmlPlanRecord,
+    role_types: HashMap<String, RoleType>,
+    run_id: i64,
+}
+
+/// Person changes being applied in their own tasks, oldest first. Dropping it aborts the tasks, so a run that
+/// stops on an error applies nobody more; a person whose commit has begun still commits.
+#[derive(Default)]
+struct InFlight {
+    tasks: VecDeque<(Arc<PersonChange>, tokio::task::JoinHandle<Result<Outcome>>)>,
+}
+
+impl InFlight {
+    fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    fn spawn(&mut self, roster: Roster, shared: Arc<RunShared>, change: Arc<PersonChange>) {
+        let task_change = Arc::clone(&change);
+        let task = tokio::spawn(async move {
+            let RunShared { actor, record, role_types, run_id } = shared.as_ref();
+            roster.apply_person(actor, record, &task_change, *run_id, role_types).await
+        });
+        self.tasks.push_back((change, task));
+    }
+
+    /// Waits for the oldest change; `None` when none is in flight.
+    async fn next(&mut self) -> Result<Option<(Arc<PersonChange>, Result<Outcome>)>> {
+        let Some((change, task)) = self.tasks.pop_front() else { return Ok(None) };
+        let outcome = task.await.map_err(|e| ServiceError::Internal(format!("applying person {} stopped: {e}", change.key)))?;
+        Ok(Some((change, outcome)))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        for (_, task) in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Splits the changes, in plan order, into waves that can run concurrently: a person whose manager also changes
+/// in this plan goes in a later wave than the manager, so that a new manager exists before their reports look
+/// them up. Each wave keeps plan order.
+fn apply_waves(changes: &[Arc<PersonChange>]) -> Vec<Vec<&Arc<PersonChange>>> {
+    let mut wave_of_key: HashMap<String, usize> = HashMap::with_capacity(changes.len());
+    let mut waves: Vec<Vec<&Arc<PersonChange>>> = Vec::new();
+    for change in changes {
+        let manager_wave = change.attributes.manager_key.as_deref().and_then(|key| wave_of_key.get(&roster_domain::fold(key)));
+        let wave = manager_wave.map_or(0, |wave| wave + 1);
+        wave_of_key.insert(roster_domain::fold(&change.key), wave);
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        if let Some(members) = waves.get_mut(wave) {
+            members.push(change);
+        }
+    }
+    waves
 }
 
 fn role_key(role_type: &RoleType, grant: &Grant) -> RoleKey {

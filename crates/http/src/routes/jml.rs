@@ -158,7 +158,7 @@ pub async fn create_plan(
         full_feed,
     };
     let stored = state.roster.create_jml_plan(&actor, request).await.map_err(|e| ApiError::from_service(e, ""))?;
-    Ok(json_api(StatusCode::CREATED, json!({ "data": plan_resource(&stored) })))
+    Ok(json_api(StatusCode::CREATED, PlanDocument { data: plan_resource(&stored) }))
 }
 
 /// Shows a stored plan: its counts, row errors, warnings, the mapping and policy it used, and its runs. Scope:
@@ -171,7 +171,7 @@ pub async fn create_plan(
 pub async fn get_plan(State(state): State<AppState>, Auth(actor): Auth, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_id(&id, "plan")?;
     let stored = state.roster.get_jml_plan(&actor, id).await?;
-    Ok(json_api(StatusCode::OK, json!({ "data": plan_resource(&stored) })))
+    Ok(json_api(StatusCode::OK, PlanDocument { data: plan_resource(&stored) }))
 }
 
 /// Lists a page of a plan's changes in apply order, one person each. Scope: `users:read`.
@@ -325,26 +325,62 @@ pub async fn post_event(State(state): State<AppState>, Auth(actor): Auth, JsonBo
     Ok(json_api(StatusCode::OK, json!({ "data": data })))
 }
 
-fn plan_resource(stored: &StoredPlan) -> Value {
+/// A `jml_plans` resource. It serialises from the stored plan directly, because a `serde_json::Value` of the
+/// errors and warnings of a plan of 100,000 people takes several times the memory of their JSON text.
+#[derive(serde::Serialize)]
+struct PlanResource<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    attributes: PlanAttributes<'a>,
+    links: PlanLinks,
+}
+
+#[derive(serde::Serialize)]
+struct PlanLinks {
+    changes: String,
+}
+
+#[derive(serde::Serialize)]
+struct PlanAttributes<'a> {
+    source: &'a str,
+    full_feed: bool,
+    created_at: String,
+    created_by: &'a str,
+    counts: &'a std::collections::BTreeMap<String, usize>,
+    change_count: usize,
+    errors: &'a [roster_service::engine::RowError],
+    warnings: &'a [roster_service::engine::RowWarning],
+    mapping: Option<Value>,
+    policy: Option<Value>,
+    runs: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct PlanDocument<'a> {
+    data: PlanResource<'a>,
+}
+
+fn plan_resource(stored: &StoredPlan) -> PlanResource<'_> {
     let plan: &Plan = &stored.plan;
-    json!({
-        "type": "jml_plans",
-        "id": stored.id.to_string(),
-        "attributes": {
-            "source": plan.source,
-            "full_feed": plan.options.full_feed,
-            "created_at": stored.created_at.canonical(),
-            "created_by": stored.created_by,
-            "counts": plan.counts,
-            "change_count": plan.changes.len(),
-            "errors": plan.errors,
-            "warnings": plan.warnings,
-            "mapping": stored.mapping_used.as_ref().map(config_ref),
-            "policy": stored.policy_used.as_ref().map(config_ref),
-            "runs": stored.runs.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(),
+    PlanResource {
+        kind: "jml_plans",
+        id: stored.id.to_string(),
+        attributes: PlanAttributes {
+            source: &plan.source,
+            full_feed: plan.options.full_feed,
+            created_at: stored.created_at.canonical(),
+            created_by: &stored.created_by,
+            counts: &plan.counts,
+            change_count: plan.changes.len(),
+            errors: &plan.errors,
+            warnings: &plan.warnings,
+            mapping: stored.mapping_used.as_ref().map(config_ref),
+            policy: stored.policy_used.as_ref().map(config_ref),
+            runs: stored.runs.iter().map(|r| r.id.to_string()).collect(),
         },
-        "links": { "changes": format!("/core/jml/plans/{}/changes", stored.id) },
-    })
+        links: PlanLinks { changes: format!("/core/jml/plans/{}/changes", stored.id) },
+    }
 }
 
 /// Describes the mapping or policy a plan used: a stored one's name and version, or nulls for an uploaded file.
