@@ -345,7 +345,8 @@ pub fn compute_plan(input: PlanInput<'_>) -> Plan {
             .iter()
             .filter(|u| u.owned && u.state != UserState::Archived && !present.contains(&fold(&u.unique_id)))
             .collect();
-        leavers.sort_by_key(|u| u.id);
+        // By key rather than id: a run applies several people at once, so ids need not follow feed order.
+        leavers.sort_by(|a, b| a.unique_id.cmp(&b.unique_id).then(a.id.cmp(&b.id)));
         for user in leavers {
             changes.push(leaver_change(user));
         }
