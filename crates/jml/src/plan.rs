@@ -1,7 +1,7 @@
 //! The plan: a pure function from the feed's people, the current users and the policy to the change per person.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use time::{Date, OffsetDateTime};
 
 use crate::error::{RowError, RowWarning};
@@ -576,6 +576,7 @@ fn assign_emails(
 ) -> EmailAssignment {
     let mut result = EmailAssignment::default();
     let mut claimed = claim_given_emails(order, &mut result.errors);
+    let mut next_variant: HashMap<String, u32> = HashMap::new();
     let rejected: BTreeSet<String> = result.errors.iter().filter_map(|e| e.key.as_deref().map(fold)).collect();
 
     for person in order {
@@ -586,7 +587,7 @@ fn assign_emails(
         let current = users_by_key.get(&own_key).copied();
         let email = match &person.email {
             Some(email) => check_given_email(person, email, current, taken, &mut result),
-            None => derive_email(mapping, person, current, taken, &mut claimed, &mut result),
+            None => derive_email(mapping, person, current, taken, &mut claimed, &mut next_variant, &mut result),
         };
         let Ok(email) = email else { continue };
 
@@ -694,6 +695,7 @@ fn derive_email(
     current: Option<&CurrentUser>,
     taken: &TakenIdentifiers,
     claimed: &mut BTreeMap<String, String>,
+    next_variant: &mut HashMap<String, u32>,
     result: &mut EmailAssignment,
 ) -> Result<Option<String>, ()> {
     if let Some(email) = current.and_then(|u| u.attributes.email.clone()) {
@@ -708,13 +710,17 @@ fn derive_email(
 
     let own_key = fold(&person.key);
     let variant = |number: u32| if number == 1 { base.clone() } else { format!("{local}{number}@{domain}") };
-    let mut number = 1;
+    // Variants below the last one given for this address were taken, so the next person starts there: a name
+    // that thousands share costs one try each, not thousands.
+    let base_folded = fold(&base);
+    let mut number = next_variant.get(&base_folded).copied().unwrap_or(1);
     loop {
         let candidate = variant(number);
         let folded = fold(&candidate);
         if !taken.is_known(&folded) {
-            // Once the plain address is taken, later variants are likely taken too, so one round looks up several.
-            let last = if number == 1 { number } else { number + VARIANT_LOOKAHEAD };
+            // Once the plain address is taken, later variants are likely taken too, so one round looks up several,
+            // and twice as far each round, so a name that n people share needs about log2(n) rounds.
+            let last = if number == 1 { number } else { number + VARIANT_LOOKAHEAD.max(number) };
             result.unknown.extend((number..=last).map(|n| fold(&variant(n))));
             return Err(());
         }
@@ -724,6 +730,7 @@ fn derive_email(
             || claimed.get(&folded).is_some_and(|holder| *holder != own_key);
         if !clashes {
             claimed.insert(folded, own_key);
+            next_variant.insert(base_folded, number);
             break;
         }
         number += 1;
