@@ -95,8 +95,8 @@ impl Conn {
                 .bind(&hash)
                 .execute(&mut *c)
                 .await?;
-            sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut *c).await?;
         });
+        // A trigger on audit_log (migration 7) sets audit_head.hash to this entry's hash in the same statement.
 
         Ok(AuditRecord { seq, entry: entry.clone(), prev_hash, hash })
     }

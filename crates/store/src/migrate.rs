@@ -50,6 +50,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_jml_configs.sql"),
         postgres: include_str!("../migrations/postgres/0006_jml_configs.sql"),
     },
+    Migration {
+        version: 7,
+        description: "audit chain head moved by a trigger",
+        sqlite: include_str!("../migrations/sqlite/0007_audit_head_trigger.sql"),
+        postgres: include_str!("../migrations/postgres/0007_audit_head_trigger.sql"),
+    },
 ];
 
 /// The migration that adds `users.scim_attributes_folded`, which Rust code then fills in the same transaction,
