@@ -68,35 +68,52 @@ impl Conn {
     ///
     /// Incrementing the head row first takes its row lock (PostgreSQL) or relies on the single writer (SQLite),
     /// so appends from every node serialise on it and the chain never forks. The lock is held until the
-    /// surrounding transaction commits.
+    /// surrounding transaction commits. On SQLite, an append after another in the same open batch takes the head
+    /// from the writer's memory instead (see `group_commit`), and the trigger still moves the row.
     pub async fn append_audit(&mut self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
-        let (seq, prev_hash) = with_conn!(self, |c| {
-            sqlx::query_as::<_, (i64, String)>("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                .fetch_one(c)
-                .await?
-        });
+        let cached = match self {
+            Conn::SqliteWrite(tx) => tx.cached_audit_head(),
+            _ => None,
+        };
+        let (seq, prev_hash) = match cached {
+            Some((head_seq, head_hash)) => (head_seq + 1, head_hash),
+            // On PostgreSQL the UPDATE also locks the head row, which orders the appends of concurrent writers.
+            None => with_conn!(self, |c| {
+                sqlx::query_as::<_, (i64, String)>("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                    .fetch_one(c)
+                    .await?
+            }),
+        };
 
         let hash = entry.chain_hash(seq, &prev_hash);
 
         let sql = "INSERT INTO audit_log (seq, created_at, actor_token_id, actor_name, action, target_type, target_id, \
              changes, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-        with_conn!(self, |c| {
-            sqlx::query(sql)
-                .bind(seq)
-                .bind(DbTime(entry.created_at))
-                .bind(entry.actor_token_id)
-                .bind(&entry.actor_name)
-                .bind(&entry.action)
-                .bind(&entry.target_type)
-                .bind(&entry.target_id)
-                .bind(entry.changes_json())
-                .bind(&entry.request_id)
-                .bind(&prev_hash)
-                .bind(&hash)
-                .execute(&mut *c)
-                .await?;
-        });
-        // A trigger on audit_log (migration 7) sets audit_head.hash to this entry's hash in the same statement.
+        let inserted: Result<(), StoreError> = async {
+            with_conn!(self, |c| {
+                sqlx::query(sql)
+                    .bind(seq)
+                    .bind(DbTime(entry.created_at))
+                    .bind(entry.actor_token_id)
+                    .bind(&entry.actor_name)
+                    .bind(&entry.action)
+                    .bind(&entry.target_type)
+                    .bind(&entry.target_id)
+                    .bind(entry.changes_json())
+                    .bind(&entry.request_id)
+                    .bind(&prev_hash)
+                    .bind(&hash)
+                    .execute(&mut *c)
+                    .await?;
+            });
+            Ok(())
+        }
+        .await;
+        // A trigger on audit_log (migration 7) moves audit_head to this entry's seq and hash in the same statement.
+        if let Conn::SqliteWrite(tx) = self {
+            tx.cache_audit_head(inserted.is_ok().then(|| (seq, hash.clone())));
+        }
+        inserted?;
 
         Ok(AuditRecord { seq, entry: entry.clone(), prev_hash, hash })
     }

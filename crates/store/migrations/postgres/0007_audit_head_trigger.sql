@@ -2,7 +2,7 @@
 -- instead of three, as on SQLite.
 CREATE FUNCTION audit_log_moves_head() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE audit_head SET hash = NEW.hash WHERE id = 1;
+    UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1;
     RETURN NEW;
 END
 $$;

@@ -145,6 +145,61 @@ store_test!(concurrent_appends_one_chain, |db| {
     assert_eq!(Some(head), last, "audit_head should be the last entry after concurrent appends");
 });
 
+store_test!(appends_mixed_with_rollbacks_keep_one_chain, |db| {
+    // Concurrent writers share SQLite batches, in which appends take the chain head from the writer's memory;
+    // a transaction dropped after its append must not leave a later append linked to the rolled-back entry.
+    const TASKS: usize = 8;
+    const ROUNDS: usize = 12;
+
+    let mut tasks = Vec::new();
+    for task in 0..TASKS {
+        let store = db.store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut kept = 0;
+            for round in 0..ROUNDS {
+                let mut tx = store.begin().await?;
+                tx.append_audit(&entry(task * ROUNDS + round)).await?;
+                tx.append_audit(&entry(task * ROUNDS + round)).await?;
+                if (task + round) % 3 == 0 {
+                    drop(tx);
+                } else {
+                    tx.commit().await?;
+                    kept += 2;
+                }
+            }
+            anyhow::Ok(kept)
+        }));
+    }
+    let mut kept = 0;
+    for task in tasks {
+        kept += task.await??;
+    }
+
+    let chain = read_chain(&db.store).await?;
+    assert_eq!(chain.len(), kept, "every committed append, and no rolled-back one, should be in the chain");
+    assert_chain_verifies(&chain);
+    let head = db.store.read().await?.audit_head().await?;
+    assert_eq!(Some(head), chain.last().map(|r| (r.seq, r.hash.clone())), "audit_head should be the last entry");
+});
+
+store_test!(appends_from_another_process_keep_one_chain, |db| {
+    // The CLI writes to the same database as a running server; each store's next append must read the head the
+    // other one moved.
+    let other = db.connect_another().await?;
+    for index in 0..6 {
+        let store = if index % 2 == 0 { &db.store } else { &other };
+        let mut tx = store.begin().await?;
+        tx.append_audit(&entry(index)).await?;
+        tx.append_audit(&entry(index + 100)).await?;
+        tx.commit().await?;
+    }
+    other.close().await;
+
+    let chain = read_chain(&db.store).await?;
+    assert_eq!(chain.len(), 12, "both stores' appends should all be in the chain");
+    assert_chain_verifies(&chain);
+});
+
 store_test!(list_audit_filters_and_pages, |db| {
     // Six entries at seq 1 to 6: the token 7 acts in the even ones, seq 4 is an archive, and seq 2 and 5 both
     // target user 1.
