@@ -267,94 +267,126 @@ struct Prepared {
     manager_keys: BTreeMap<String, String>,
 }
 
-/// Returns the folded emails and user names that the plan of `feed` would probe and `taken` lacks. The service
-/// looks them up, adds them to `taken` and asks again until the set is empty; then [`compute_plan`] sees every
-/// clash with an existing user.
+/// A feed read against the current users once per plan: its people, their managers and what reading them found.
+/// Every look-up round and the plan itself reuse it, so a round costs the email choice, not a re-read of the feed.
+pub struct PreparedFeed<'u> {
+    mapping: &'u CompiledMapping,
+    users: &'u [CurrentUser],
+    users_by_key: BTreeMap<String, &'u CurrentUser>,
+    /// Folded emails of the loaded users, with each holder's folded key; see [`Derived::loaded_emails`].
+    loaded_emails: HashMap<String, String>,
+    prepared: Prepared,
+}
+
+impl<'u> PreparedFeed<'u> {
+    pub fn new(mapping: &'u CompiledMapping, feed: &Feed, users: &'u [CurrentUser]) -> Self {
+        let users_by_key: BTreeMap<String, &CurrentUser> = users.iter().map(|u| (fold(&u.unique_id), u)).collect();
+        let prepared = prepare(mapping, feed, &users_by_key);
+        let loaded_emails = users
+            .iter()
+            .filter_map(|user| Some((fold(user.attributes.email.as_deref()?), fold(&user.unique_id))))
+            .collect();
+        Self { mapping, users, users_by_key, loaded_emails, prepared }
+    }
+
+    /// Returns the folded emails and user names that the plan would probe and `taken` lacks. The service looks
+    /// them up, adds them to `taken` and asks again until the set is empty; then [`PreparedFeed::plan`] sees every
+    /// clash with an existing user.
+    pub fn identifiers_to_look_up(&self, taken: &TakenIdentifiers) -> BTreeSet<String> {
+        let order = apply_order(&self.prepared.people, &self.prepared.manager_keys);
+        assign_emails(self.mapping, &order, &self.users_by_key, &self.loaded_emails, taken).unknown
+    }
+
+    /// Computes the plan.
+    pub fn plan(self, policy: &Policy, taken: &TakenIdentifiers, now: OffsetDateTime, options: PlanOptions) -> Plan {
+        let Self { mapping, users, users_by_key, loaded_emails, prepared } = self;
+        let Prepared { people, present, mut errors, mut warnings, manager_keys } = prepared;
+        let managers: BTreeSet<String> = people
+            .iter()
+            .filter(|p| p.status != FeedStatus::Terminated)
+            .filter_map(|p| manager_keys.get(&p.key).map(|k| fold(k)))
+            .collect();
+
+        let order = apply_order(&people, &manager_keys);
+        let emails = assign_emails(mapping, &order, &users_by_key, &loaded_emails, taken);
+        warnings.extend(emails.warnings);
+        errors.extend(emails.errors);
+        // Only a caller that skipped the look-up rounds leaves values unknown; such people are left out, not guessed.
+        let with_errors: BTreeSet<String> = errors.iter().filter_map(|e| e.key.as_deref().map(fold)).collect();
+        for person in &order {
+            let key = fold(&person.key);
+            if !emails.chosen.contains_key(&key) && !with_errors.contains(&key) {
+                errors.push(RowError::new(
+                    person.line,
+                    Some(person.key.clone()),
+                    "the email could not be checked against existing users; plan again".into(),
+                ));
+            }
+        }
+        errors.sort_by_key(|e| e.line);
+
+        let mut changes = Vec::new();
+        for person in order {
+            let Some(email) = emails.chosen.get(&fold(&person.key)) else { continue };
+            let current = users_by_key.get(&fold(&person.key)).copied();
+            let manager_key = manager_keys.get(&person.key).cloned();
+            let is_manager = managers.contains(&fold(&person.key));
+            let target_attributes = Attributes {
+                first_name: person.first_name.clone(),
+                last_name: person.last_name.clone(),
+                email: email.clone(),
+                job_title: person.job_title.clone(),
+                department: person.department.clone(),
+                mobile_number: person.mobile_number.clone(),
+                start_date: person.start_date,
+                end_date: person.end_date,
+                manager_key,
+            };
+            let desired = policy.evaluate(Subject {
+                department: person.department.as_deref(),
+                job_title: person.job_title.as_deref(),
+                is_manager,
+            });
+            let target = target_of(mapping, person, now);
+            let change = person_change(person, current, target_attributes, desired, target, &mut warnings);
+            if !change.is_noop() {
+                changes.push(change);
+            }
+        }
+
+        if options.full_feed {
+            let mut leavers: Vec<&CurrentUser> = users
+                .iter()
+                .filter(|u| u.owned && u.state != UserState::Archived && !present.contains(&fold(&u.unique_id)))
+                .collect();
+            // By key rather than id: a run applies several people at once, so ids need not follow feed order.
+            leavers.sort_by(|a, b| a.unique_id.cmp(&b.unique_id).then(a.id.cmp(&b.id)));
+            for user in leavers {
+                changes.push(leaver_change(user));
+            }
+        }
+
+        let planned = emails.chosen.len();
+        let counts = count_changes(&changes, planned, errors.len());
+        Plan { source: mapping.mapping.source.clone(), options, counts, changes, errors, warnings }
+    }
+}
+
+/// Returns the folded emails and user names that the plan of `feed` would probe and `taken` lacks; see
+/// [`PreparedFeed::identifiers_to_look_up`], which a caller asking more than once should use instead.
 pub fn identifiers_to_look_up(
     mapping: &CompiledMapping,
     feed: &Feed,
     users: &[CurrentUser],
     taken: &TakenIdentifiers,
 ) -> BTreeSet<String> {
-    let users_by_key: BTreeMap<String, &CurrentUser> = users.iter().map(|u| (fold(&u.unique_id), u)).collect();
-    let prepared = prepare(mapping, feed, &users_by_key);
-    let order = apply_order(&prepared.people, &prepared.manager_keys);
-    assign_emails(mapping, &order, &users_by_key, taken).unknown
+    PreparedFeed::new(mapping, feed, users).identifiers_to_look_up(taken)
 }
 
 /// Computes the plan.
 pub fn compute_plan(input: PlanInput<'_>) -> Plan {
     let PlanInput { mapping, policy, feed, users, taken, now, options } = input;
-    let users_by_key: BTreeMap<String, &CurrentUser> = users.iter().map(|u| (fold(&u.unique_id), u)).collect();
-    let Prepared { people, present, mut errors, mut warnings, manager_keys } = prepare(mapping, &feed, &users_by_key);
-    let managers: BTreeSet<String> = people
-        .iter()
-        .filter(|p| p.status != FeedStatus::Terminated)
-        .filter_map(|p| manager_keys.get(&p.key).map(|k| fold(k)))
-        .collect();
-
-    let order = apply_order(&people, &manager_keys);
-    let emails = assign_emails(mapping, &order, &users_by_key, &taken);
-    warnings.extend(emails.warnings);
-    errors.extend(emails.errors);
-    // Only a caller that skipped the look-up rounds leaves values unknown; such people are left out, not guessed.
-    let with_errors: BTreeSet<String> = errors.iter().filter_map(|e| e.key.as_deref().map(fold)).collect();
-    for person in &order {
-        let key = fold(&person.key);
-        if !emails.chosen.contains_key(&key) && !with_errors.contains(&key) {
-            errors.push(RowError::new(
-                person.line,
-                Some(person.key.clone()),
-                "the email could not be checked against existing users; plan again".into(),
-            ));
-        }
-    }
-    errors.sort_by_key(|e| e.line);
-
-    let mut changes = Vec::new();
-    for person in order {
-        let Some(email) = emails.chosen.get(&fold(&person.key)) else { continue };
-        let current = users_by_key.get(&fold(&person.key)).copied();
-        let manager_key = manager_keys.get(&person.key).cloned();
-        let is_manager = managers.contains(&fold(&person.key));
-        let target_attributes = Attributes {
-            first_name: person.first_name.clone(),
-            last_name: person.last_name.clone(),
-            email: email.clone(),
-            job_title: person.job_title.clone(),
-            department: person.department.clone(),
-            mobile_number: person.mobile_number.clone(),
-            start_date: person.start_date,
-            end_date: person.end_date,
-            manager_key,
-        };
-        let desired = policy.evaluate(Subject {
-            department: person.department.as_deref(),
-            job_title: person.job_title.as_deref(),
-            is_manager,
-        });
-        let target = target_of(mapping, person, now);
-        let change = person_change(person, current, target_attributes, desired, target, &mut warnings);
-        if !change.is_noop() {
-            changes.push(change);
-        }
-    }
-
-    if options.full_feed {
-        let mut leavers: Vec<&CurrentUser> = users
-            .iter()
-            .filter(|u| u.owned && u.state != UserState::Archived && !present.contains(&fold(&u.unique_id)))
-            .collect();
-        // By key rather than id: a run applies several people at once, so ids need not follow feed order.
-        leavers.sort_by(|a, b| a.unique_id.cmp(&b.unique_id).then(a.id.cmp(&b.id)));
-        for user in leavers {
-            changes.push(leaver_change(user));
-        }
-    }
-
-    let planned = emails.chosen.len();
-    let counts = count_changes(&changes, planned, errors.len());
-    Plan { source: mapping.mapping.source.clone(), options, counts, changes, errors, warnings }
+    PreparedFeed::new(mapping, &feed, &users).plan(policy, &taken, now, options)
 }
 
 fn leaver_change(user: &CurrentUser) -> PersonChange {
@@ -572,11 +604,15 @@ fn assign_emails(
     mapping: &CompiledMapping,
     order: &[&Person],
     users_by_key: &BTreeMap<String, &CurrentUser>,
+    loaded_emails: &HashMap<String, String>,
     taken: &TakenIdentifiers,
 ) -> EmailAssignment {
     let mut result = EmailAssignment::default();
-    let mut claimed = claim_given_emails(order, &mut result.errors);
-    let mut next_variant: HashMap<String, u32> = HashMap::new();
+    let mut derived = Derived {
+        claimed: claim_given_emails(order, &mut result.errors),
+        next_variant: HashMap::new(),
+        loaded_emails,
+    };
     let rejected: BTreeSet<String> = result.errors.iter().filter_map(|e| e.key.as_deref().map(fold)).collect();
 
     for person in order {
@@ -587,7 +623,7 @@ fn assign_emails(
         let current = users_by_key.get(&own_key).copied();
         let email = match &person.email {
             Some(email) => check_given_email(person, email, current, taken, &mut result),
-            None => derive_email(mapping, person, current, taken, &mut claimed, &mut next_variant, &mut result),
+            None => derive_email(mapping, person, current, taken, &mut derived, &mut result),
         };
         let Ok(email) = email else { continue };
 
@@ -687,6 +723,18 @@ fn probe(map: &BTreeMap<String, Holder>, taken: &TakenIdentifiers, folded: &str,
     (probe, folded.to_string())
 }
 
+/// What deriving emails in apply order keeps between people.
+struct Derived<'u> {
+    /// Folded emails taken by earlier people of the feed, with the folded key of each.
+    claimed: BTreeMap<String, String>,
+    /// Per folded base address, the variant number the last person deriving it took.
+    next_variant: HashMap<String, u32>,
+    /// Folded emails of the users the plan loaded, with each holder's folded key. Such an email is taken without
+    /// a look-up, so the look-up rounds skip the variants that the feed's own users hold, which in a steady state
+    /// are nearly all of them.
+    loaded_emails: &'u HashMap<String, String>,
+}
+
 /// Picks the user's current email, else derives one from the template, taking the first variant that no other
 /// user and no earlier person of the feed holds. A joiner's variant must also be free as a user name.
 fn derive_email(
@@ -694,8 +742,7 @@ fn derive_email(
     person: &Person,
     current: Option<&CurrentUser>,
     taken: &TakenIdentifiers,
-    claimed: &mut BTreeMap<String, String>,
-    next_variant: &mut HashMap<String, u32>,
+    derived: &mut Derived<'_>,
     result: &mut EmailAssignment,
 ) -> Result<Option<String>, ()> {
     if let Some(email) = current.and_then(|u| u.attributes.email.clone()) {
@@ -713,24 +760,31 @@ fn derive_email(
     // Variants below the last one given for this address were taken, so the next person starts there: a name
     // that thousands share costs one try each, not thousands.
     let base_folded = fold(&base);
-    let mut number = next_variant.get(&base_folded).copied().unwrap_or(1);
+    let mut number = derived.next_variant.get(&base_folded).copied().unwrap_or(1);
+    let held_by_loaded = |folded: &str| derived.loaded_emails.get(folded).is_some_and(|holder| *holder != own_key);
     loop {
         let candidate = variant(number);
         let folded = fold(&candidate);
+        if held_by_loaded(&folded) {
+            number += 1;
+            continue;
+        }
         if !taken.is_known(&folded) {
             // Once the plain address is taken, later variants are likely taken too, so one round looks up several,
-            // and twice as far each round, so a name that n people share needs about log2(n) rounds.
-            let last = if number == 1 { number } else { number + VARIANT_LOOKAHEAD.max(number) };
-            result.unknown.extend((number..=last).map(|n| fold(&variant(n))));
+            // and twice as far each round, so a name that n people share needs about log2(n) rounds. Variants that
+            // loaded users hold count for nothing here, since they cost no look-up.
+            let looked_up_below = (1..number).filter(|n| !held_by_loaded(&fold(&variant(*n)))).count();
+            let count = if looked_up_below == 0 { 1 } else { 1 + (VARIANT_LOOKAHEAD as usize).max(looked_up_below) };
+            result.unknown.extend((number..).map(|n| fold(&variant(n))).filter(|f| !held_by_loaded(f)).take(count));
             return Err(());
         }
         let held = |map: &BTreeMap<String, Holder>| map.get(&folded).is_some_and(|h| h.unique_id.as_deref() != Some(own_key.as_str()));
         let clashes = held(&taken.emails)
             || (current.is_none() && held(&taken.user_names))
-            || claimed.get(&folded).is_some_and(|holder| *holder != own_key);
+            || derived.claimed.get(&folded).is_some_and(|holder| *holder != own_key);
         if !clashes {
-            claimed.insert(folded, own_key);
-            next_variant.insert(base_folded, number);
+            derived.claimed.insert(folded, own_key);
+            derived.next_variant.insert(base_folded, number);
             break;
         }
         number += 1;

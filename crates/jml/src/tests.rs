@@ -464,3 +464,68 @@ fn changed_feed_keeps_population() {
     }
     assert!(changed_rows[base_rows.len()..].iter().all(|row| row.contains(",Active,2026-")), "joiners start in 2026");
 }
+
+#[test]
+fn variants_held_by_loaded_users_need_no_look_up() {
+    // Forty feed people named Jane Doe already hold jane.doe@ to jane.doe40@; a SCIM user outside the feed holds
+    // jane.doe41@. A forty-first Jane Doe joins.
+    let mapping = Mapping::parse(MAPPING).unwrap();
+    let policy = Policy::parse(POLICY).unwrap();
+    let mut rows = String::from(HEADER);
+    let mut users = Vec::new();
+    for n in 1..=41 {
+        rows.push_str(&format!("{n},\"Doe, Jane\",Sales,Rep,01/02/20,,Active,,1\n"));
+        if n <= 40 {
+            let email = if n == 1 { "jane.doe@example.com".to_string() } else { format!("jane.doe{n}@example.com") };
+            let attributes = Attributes {
+                first_name: Some("Jane".into()),
+                last_name: Some("Doe".into()),
+                email: Some(email),
+                job_title: Some("Rep".into()),
+                department: Some("Sales".into()),
+                start_date: Some(time::macros::date!(2020 - 01 - 02)),
+                ..Attributes::default()
+            };
+            users.push(CurrentUser {
+                id: n,
+                unique_id: n.to_string(),
+                attributes,
+                state: UserState::Active,
+                policy_roles: BTreeMap::new(),
+                owned: true,
+                scheduled: Vec::new(),
+                fingerprint: "1".into(),
+            });
+        }
+    }
+    let feed = read_mapped_feed(rows.as_bytes(), &mapping).unwrap();
+    let mut in_database: BTreeMap<String, Holder> = users
+        .iter()
+        .map(|u| (u.attributes.email.clone().unwrap(), Holder { user_id: u.id, unique_id: Some(u.unique_id.clone()) }))
+        .collect();
+    in_database.insert("jane.doe41@example.com".into(), Holder { user_id: 99, unique_id: None });
+
+    let prepared = PreparedFeed::new(&mapping, &feed, &users);
+    let mut taken = TakenIdentifiers::default();
+    let mut asked = Vec::new();
+    loop {
+        let wanted = prepared.identifiers_to_look_up(&taken);
+        if wanted.is_empty() {
+            break;
+        }
+        asked.extend(wanted.iter().cloned());
+        for value in &wanted {
+            if let Some(holder) = in_database.get(value) {
+                taken.emails.insert(value.clone(), holder.clone());
+                taken.user_names.insert(value.clone(), holder.clone());
+            }
+        }
+        taken.looked_up.extend(wanted);
+    }
+    let plan = prepared.plan(&policy, &taken, datetime!(2026-12-04 12:00 UTC), PlanOptions::default());
+
+    assert_eq!(change(&plan, "41").attributes.email.as_deref(), Some("jane.doe42@example.com"), "{plan:#?}");
+    let loaded_asked: Vec<&String> = asked.iter().filter(|v| users.iter().any(|u| u.attributes.email.as_ref() == Some(*v))).collect();
+    assert!(loaded_asked.is_empty(), "emails the loaded users hold need no look-up, but these were asked: {loaded_asked:?}");
+    assert!(asked.len() <= 8, "the joiner should need a few look-ups, not one per Jane Doe: {asked:?}");
+}

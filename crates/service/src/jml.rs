@@ -6,8 +6,8 @@ use roster_domain::{
     Change, Changes, LifecycleState, RoleAssignment, RoleKey, RoleSource, RoleType, Scope, Timestamp, User,
 };
 use roster_jml::{
-    Attributes, ChangeKind, CurrentUser, Grant, Holder, Mapping, PersonChange, Plan, PlanInput, PlanOptions, Policy,
-    RoleChange, ScheduledKind, TakenIdentifiers, UserState, compute_plan, identifiers_to_look_up, read_mapped_feed,
+    Attributes, ChangeKind, CurrentUser, Grant, Holder, Mapping, PersonChange, Plan, PlanOptions, Policy, PreparedFeed,
+    RoleChange, ScheduledKind, TakenIdentifiers, UserState, read_mapped_feed,
 };
 use roster_store::{Conn, JmlPlanRecord, JmlRunRecord, NewJmlPlan, PlanConfigRef, ScheduledAction};
 use serde_json::{Value, json};
@@ -190,14 +190,6 @@ fn scheduled_kind_name(kind: ScheduledKind) -> &'static str {
     }
 }
 
-fn grant_of(assignment: &RoleAssignment) -> Grant {
-    Grant {
-        role: assignment.role_type_name.clone(),
-        resource_type: assignment.key.resource_type.clone(),
-        resource_id: assignment.key.resource_id.clone(),
-    }
-}
-
 impl Roster {
     /// Computes a plan from a feed, its mapping and a policy, and stores it. Changes no user. Requires
     /// `users:write`, since the plan is the first step of a change.
@@ -212,12 +204,19 @@ impl Roster {
 
         let mapping = Mapping::parse(&mapping_text).map_err(|e| invalid("mapping", e))?;
         let policy = Policy::parse(&policy_text).map_err(|e| invalid("policy", e))?;
+        let started = std::time::Instant::now();
         let feed = read_mapped_feed(&request.feed, &mapping).map_err(|e| invalid("feed", e))?;
         let options = PlanOptions { full_feed: request.full_feed };
 
         let plan = self.compute(&mapping, &policy, feed, options).await?;
         let stored = self.store_plan(actor, plan, &policy_text, Some(mapping_used), Some(policy_used)).await?;
-        tracing::info!(plan_id = stored.id, changes = stored.plan.changes.len(), errors = stored.plan.errors.len(), "created JML plan");
+        tracing::info!(
+            plan_id = stored.id,
+            changes = stored.plan.changes.len(),
+            errors = stored.plan.errors.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "created JML plan"
+        );
         Ok(stored)
     }
 
@@ -232,19 +231,19 @@ impl Roster {
         let mut conn = self.store.read().await?;
         check_policy_roles(policy, &conn.list_role_types().await?)?;
 
-        let records = conn.jml_users(&source).await?;
-        let mut policy_roles: HashMap<i64, BTreeMap<Grant, String>> = HashMap::new();
-        for (user_id, assignment) in conn.policy_assignments().await? {
-            if let RoleSource::Policy(rule) = &assignment.source {
-                policy_roles.entry(user_id).or_default().insert(grant_of(&assignment), rule.clone());
-            }
-        }
         let mut scheduled: HashMap<i64, Vec<(ScheduledKind, time::OffsetDateTime)>> = HashMap::new();
         for (user_id, kind, due) in conn.pending_actions_of_kinds(&[ACTIVATE_USER, ARCHIVE_USER]).await? {
             let kind = if kind == ACTIVATE_USER { ScheduledKind::Activate } else { ScheduledKind::Archive };
             scheduled.entry(user_id).or_default().push((kind, due.as_datetime()));
         }
         drop(conn);
+
+        let records = self.store.jml_users(&source).await?;
+        let mut policy_roles: HashMap<i64, BTreeMap<Grant, String>> = HashMap::new();
+        for grant in self.store.policy_grants().await? {
+            let role = Grant { role: grant.role_type_name, resource_type: grant.resource_type, resource_id: grant.resource_id };
+            policy_roles.entry(grant.user_id).or_default().insert(role, grant.rule.unwrap_or_default());
+        }
 
         let users: Vec<CurrentUser> = records
             .into_iter()
@@ -263,32 +262,20 @@ impl Roster {
                 })
             })
             .collect();
-        let taken = self.look_up_identifiers(mapping, &feed, &users).await?;
+        let prepared = PreparedFeed::new(mapping, &feed, &users);
+        let taken = self.look_up_identifiers(&prepared).await?;
 
-        Ok(compute_plan(PlanInput {
-            mapping,
-            policy,
-            feed,
-            users,
-            taken,
-            now: self.clock.now().as_datetime(),
-            options,
-        }))
+        Ok(prepared.plan(policy, &taken, self.clock.now().as_datetime(), options))
     }
 
     /// Looks up the emails and user names the plan probes, in rounds of batched queries: the first asks for
     /// every email the feed gives or derives, later ones only for the numbered variants of derived emails that
     /// turned out taken. Each round asks only for values no earlier round asked for, so the rounds end.
-    async fn look_up_identifiers(
-        &self,
-        mapping: &roster_jml::CompiledMapping,
-        feed: &roster_jml::Feed,
-        users: &[CurrentUser],
-    ) -> Result<TakenIdentifiers> {
+    async fn look_up_identifiers(&self, prepared: &PreparedFeed<'_>) -> Result<TakenIdentifiers> {
         let mut taken = TakenIdentifiers::default();
         let mut conn = self.store.read().await?;
         loop {
-            let wanted = identifiers_to_look_up(mapping, feed, users, &taken);
+            let wanted = prepared.identifiers_to_look_up(&taken);
             if wanted.is_empty() {
                 return Ok(taken);
             }

@@ -3,10 +3,9 @@
 //! `roster export` carries all four tables with their ids: feed membership, so complete feeds keep their leavers
 //! after a move, and plans, runs and run items, so a plan made before a move can still be read and applied after it.
 
-use crate::roles::AssignmentRow;
 use crate::types::{DbTime, Param, SqlBuf, opt_time};
-use crate::{Conn, StoreError};
-use roster_domain::{RoleAssignment, Timestamp};
+use crate::{Conn, Store, StoreError};
+use roster_domain::Timestamp;
 
 /// A stored plan. `body` is the plan as JSON, holding only mapped attributes.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,6 +154,17 @@ pub struct JmlUserRecord {
     pub user: roster_domain::User,
     pub manager_unique_id: Option<String>,
     pub owned: bool,
+}
+
+/// A role a policy rule grants a user, as a plan compares it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PolicyGrant {
+    pub user_id: i64,
+    pub role_type_name: String,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    /// The rule's name; a policy grant always has one.
+    pub rule: Option<String>,
 }
 
 /// A user holding an email or user name that a plan probes, with the folded values it holds.
@@ -349,25 +359,11 @@ impl Conn {
     /// Loads the users with a `unique_id` that are not deleted, each with its manager's `unique_id` and whether
     /// `source` created or adopted it.
     pub async fn jml_users(&mut self, source: &str) -> Result<Vec<JmlUserRecord>, StoreError> {
-        let sql = concat!(
-            "SELECT ",
-            "u.id, u.first_name, u.last_name, u.email, u.user_name, u.unique_id, u.external_id, u.mobile_number, \
-             u.job_title, u.department, u.manager_id, u.start_date, u.end_date, u.custom_attributes, \
-             u.scim_attributes, u.status, u.version, u.created_at, u.updated_at, u.archived_at, \
-             m.unique_id AS manager_unique_id, \
-             CAST(CASE WHEN f.user_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS owned \
-             FROM users u LEFT JOIN users m ON m.id = u.manager_id \
-             LEFT JOIN jml_feed_users f ON f.user_id = u.id AND f.source = $1 \
-             WHERE u.unique_id IS NOT NULL AND u.status <> 'deleted' ORDER BY u.id"
-        );
+        let sql = JML_USERS;
         let rows = with_conn!(self, |c| {
             sqlx::query_as::<_, JmlUserRow>(sql).bind(source).fetch_all(c).await?
         });
-        rows.into_iter()
-            .map(|row| {
-                Ok(JmlUserRecord { user: row.user.into_user()?, manager_unique_id: row.manager_unique_id, owned: row.owned != 0 })
-            })
-            .collect()
+        rows.into_iter().map(JmlUserRow::into_record).collect()
     }
 
     /// Finds the users, other than deleted ones, whose folded email or folded user name is one of `folded`. The
@@ -385,16 +381,15 @@ impl Conn {
         Ok(holders)
     }
 
-    /// Lists every grant from a policy rule, with its user id.
-    pub async fn policy_assignments(&mut self) -> Result<Vec<(i64, RoleAssignment)>, StoreError> {
-        let sql = "SELECT ra.user_id, ra.role_type_id, rt.name AS role_type_name, ra.resource_type, ra.resource_id, \
-             ra.source, ra.source_ref, ra.approved_by, ra.reason, ra.expires_at, ra.granted_at \
-             FROM role_assignments ra JOIN role_types rt ON rt.id = ra.role_type_id \
-             WHERE ra.source = 'policy' ORDER BY ra.user_id, ra.id";
+    /// Lists every grant from a policy rule: the user, the role type's name, the resource and the rule. Only
+    /// these columns, since a plan reads one row per grant of every user. A global role's resource is stored as
+    /// empty text and read back as none, as for every other assignment.
+    pub async fn policy_grants(&mut self) -> Result<Vec<PolicyGrant>, StoreError> {
+        let sql = POLICY_GRANTS;
         let rows = with_conn!(self, |c| {
-            sqlx::query_as::<_, UserAssignmentRow>(sql).fetch_all(c).await?
+            sqlx::query_as::<_, PolicyGrant>(sql).fetch_all(c).await?
         });
-        rows.into_iter().map(|r| Ok((r.user_id, r.assignment.into_assignment()?))).collect()
+        Ok(rows)
     }
 
     /// Loads the user that is not deleted with this `unique_id`, compared case-insensitively.
@@ -436,9 +431,75 @@ struct JmlUserRow {
     owned: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct UserAssignmentRow {
-    user_id: i64,
-    #[sqlx(flatten)]
-    assignment: AssignmentRow,
+impl JmlUserRow {
+    /// Reads the row as the synchronous SQLite reader returns it; the columns are those of the `FromRow` derive.
+    fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            user: crate::users::UserRow::from_rusqlite(row)?,
+            manager_unique_id: row.get("manager_unique_id")?,
+            owned: row.get("owned")?,
+        })
+    }
+
+    fn into_record(self) -> Result<JmlUserRecord, StoreError> {
+        Ok(JmlUserRecord { user: self.user.into_user()?, manager_unique_id: self.manager_unique_id, owned: self.owned != 0 })
+    }
 }
+
+impl PolicyGrant {
+    fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            user_id: row.get("user_id")?,
+            role_type_name: row.get("role_type_name")?,
+            resource_type: row.get("resource_type")?,
+            resource_id: row.get("resource_id")?,
+            rule: row.get("rule")?,
+        })
+    }
+}
+
+const JML_USERS: &str = concat!(
+    "SELECT ",
+    "u.id, u.first_name, u.last_name, u.email, u.user_name, u.unique_id, u.external_id, u.mobile_number, \
+     u.job_title, u.department, u.manager_id, u.start_date, u.end_date, u.custom_attributes, \
+     u.scim_attributes, u.status, u.version, u.created_at, u.updated_at, u.archived_at, \
+     m.unique_id AS manager_unique_id, \
+     CAST(CASE WHEN f.user_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS owned \
+     FROM users u LEFT JOIN users m ON m.id = u.manager_id \
+     LEFT JOIN jml_feed_users f ON f.user_id = u.id AND f.source = $1 \
+     WHERE u.unique_id IS NOT NULL AND u.status <> 'deleted' ORDER BY u.id"
+);
+
+const POLICY_GRANTS: &str = "SELECT ra.user_id, rt.name AS role_type_name, NULLIF(ra.resource_type, '') AS resource_type, \
+     NULLIF(ra.resource_id, '') AS resource_id, ra.source_ref AS rule \
+     FROM role_assignments ra JOIN role_types rt ON rt.id = ra.role_type_id \
+     WHERE ra.source = 'policy' ORDER BY ra.user_id, ra.id";
+
+impl Store {
+    /// Loads what [`Conn::jml_users`] loads, on a synchronous SQLite reader when there is one (see
+    /// `Store::bulk_read`).
+    pub async fn jml_users(&self, source: &str) -> Result<Vec<JmlUserRecord>, StoreError> {
+        let bound = source.to_string();
+        let scanned = self
+            .bulk_read(move |c| c.prepare(JML_USERS)?.query_map([bound], JmlUserRow::from_rusqlite)?.collect::<rusqlite::Result<Vec<_>>>())
+            .await;
+
+        match scanned {
+            Some(rows) => rows.into_iter().map(JmlUserRow::into_record).collect(),
+            None => self.read().await?.jml_users(source).await,
+        }
+    }
+
+    /// Lists what [`Conn::policy_grants`] lists, on a synchronous SQLite reader when there is one.
+    pub async fn policy_grants(&self) -> Result<Vec<PolicyGrant>, StoreError> {
+        let scanned = self
+            .bulk_read(|c| c.prepare(POLICY_GRANTS)?.query_map([], PolicyGrant::from_rusqlite)?.collect::<rusqlite::Result<Vec<_>>>())
+            .await;
+
+        match scanned {
+            Some(grants) => Ok(grants),
+            None => self.read().await?.policy_grants().await,
+        }
+    }
+}
+

@@ -30,7 +30,7 @@ pub use dialect::Backend;
 pub use error::{StoreError, UniqueField};
 pub use export::{EXPORT_TABLES, ExportRecord};
 pub use groups::GroupQuery;
-pub use jml::{HOLDER_BATCH, IdentifierHolder, JmlPlanRecord, JmlRunItem, JmlRunRecord, JmlUserRecord, NewJmlPlan, PlanConfigRef};
+pub use jml::{HOLDER_BATCH, IdentifierHolder, JmlPlanRecord, JmlRunItem, JmlRunRecord, JmlUserRecord, NewJmlPlan, PlanConfigRef, PolicyGrant};
 pub use jml_configs::JmlConfigRecord;
 pub use migrate::{MIGRATIONS, Migration};
 pub use review::ReviewUser;
@@ -205,6 +205,32 @@ impl Store {
             }
             Err(error) => {
                 tracing::warn!(%error, "synchronous SQLite read failed; reading through the pool instead");
+                None
+            }
+        }
+    }
+
+    /// Runs a read that may scan many rows on a synchronous SQLite reader, in a blocking thread so it cannot stall
+    /// the runtime. sqlx hands each row across a channel from its connection thread, which for the hundreds of
+    /// thousands of rows a JML plan reads costs more than SQLite does. `None` on PostgreSQL, or when the reader
+    /// failed: the caller then reads through the pool, which reports any error.
+    pub(crate) async fn bulk_read<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Option<T> {
+        let Pools::Sqlite { point, .. } = &self.pools else {
+            return None;
+        };
+
+        let readers = Arc::clone(point);
+        match tokio::task::spawn_blocking(move || readers.with(read)).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "synchronous SQLite scan failed; reading through the pool instead");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the thread of a synchronous SQLite scan failed; reading through the pool instead");
                 None
             }
         }

@@ -3,8 +3,9 @@
 //! sqlx-sqlite runs every statement on a worker thread per connection, so each statement costs two thread
 //! hand-offs. For an indexed lookup those hand-offs take more CPU than SQLite does, and the token lookup plus
 //! the user lookup of every `GET` pay them twice. These readers use rusqlite on the same linked SQLite and
-//! the same SQL text, and run on the async runtime's thread. Only lookups by a unique index take this path.
-//! A query that may scan stays on the sqlx pool, because there it cannot stall the runtime.
+//! the same SQL text, and run on the async runtime's thread. Only lookups by a unique index take that path.
+//! The few reads that scan many rows, such as a JML plan's load of every user, use the same readers from a
+//! blocking thread instead (`Store::bulk_read`), so they cannot stall the runtime.
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::PathBuf;

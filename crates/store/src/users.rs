@@ -190,10 +190,11 @@ macro_rules! user_with_grants_sql {
 const USER_WITH_GRANTS_BY_ID: &str = user_with_grants_sql!("u.id = $1");
 const USER_WITH_GRANTS_BY_EMAIL: &str = user_with_grants_sql!("u.email_folded = $1");
 
-impl UserGrantRow {
-    /// Reads the row as the synchronous SQLite reader returns it; the columns are those of the `FromRow` derive.
-    fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        let user = UserRow {
+impl UserRow {
+    /// Reads the user's columns of a row as the synchronous SQLite reader returns it; the columns are those of
+    /// the `FromRow` derive.
+    pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
             id: row.get("id")?,
             first_name: row.get("first_name")?,
             last_name: row.get("last_name")?,
@@ -214,7 +215,14 @@ impl UserGrantRow {
             created_at: row.get("created_at")?,
             updated_at: row.get("updated_at")?,
             archived_at: row.get("archived_at")?,
-        };
+        })
+    }
+}
+
+impl UserGrantRow {
+    /// Reads the row as the synchronous SQLite reader returns it; the columns are those of the `FromRow` derive.
+    fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let user = UserRow::from_rusqlite(row)?;
         Ok(Self {
             user,
             role_type_id: row.get("role_type_id")?,

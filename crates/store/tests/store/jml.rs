@@ -48,6 +48,7 @@ store_test!(feed_users_marked_per_source, |db| {
 
     let mut conn = db.store.read().await?;
     let users = conn.jml_users("hr").await?;
+    assert_eq!(db.store.jml_users("hr").await?, users, "the store's scan should load what a pooled connection loads");
     assert_eq!(users.len(), 2, "only users with a unique_id are listed");
     let listed = users.iter().find(|u| u.user.id == member.id).expect("the member is listed");
     assert!(listed.owned);
@@ -106,4 +107,58 @@ store_test!(config_versions_checked_in_sql, |db| {
     assert_eq!(deleted.map(|d| d.version), Some(2), "the delete returns the deleted row");
     assert_eq!(tx.delete_jml_config("mapping", "hr").await?, None);
     tx.commit().await?;
+});
+
+store_test!(policy_grants_list_only_rule_grants, |db| {
+    let now = at("2026-12-04T10:00:00Z");
+    let alice = insert_user(&db.store, &User { unique_id: Some("E1".into()), ..user("alice") }).await?;
+    let bob = insert_user(&db.store, &User { unique_id: Some("E2".into()), ..user("bob") }).await?;
+    let mut tx = db.store.begin().await?;
+    let global = roster_domain::RoleType {
+        id: 0,
+        name: "Badge holder".into(),
+        description: None,
+        category: None,
+        resource_type: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let global = roster_domain::RoleType { id: tx.insert_role_type(&global).await?, ..global };
+    let scoped = roster_domain::RoleType { name: "Desk".into(), resource_type: Some("site".into()), ..global.clone() };
+    let scoped = roster_domain::RoleType { id: tx.insert_role_type(&scoped).await?, ..scoped };
+    let grant = |role: &roster_domain::RoleType, resource_id: Option<&str>, source: roster_domain::RoleSource| {
+        roster_domain::RoleAssignment {
+            key: roster_domain::RoleKey {
+                role_type_id: role.id,
+                resource_type: role.resource_type.clone(),
+                resource_id: resource_id.map(String::from),
+            },
+            role_type_name: role.name.clone(),
+            source,
+            approved_by: None,
+            reason: None,
+            expires_at: None,
+            granted_at: now,
+        }
+    };
+    let policy = |rule: &str| roster_domain::RoleSource::Policy(rule.into());
+    tx.insert_assignment_if_absent(alice.id, &grant(&global, None, policy("everyone"))).await?;
+    tx.insert_assignment_if_absent(alice.id, &grant(&scoped, Some("paris"), policy("office"))).await?;
+    tx.insert_assignment_if_absent(bob.id, &grant(&scoped, Some("oslo"), roster_domain::RoleSource::Direct)).await?;
+    tx.commit().await?;
+
+    let grants = db.store.read().await?.policy_grants().await?;
+    assert_eq!(db.store.policy_grants().await?, grants, "the store's scan should list what a pooled connection lists");
+    let listed: Vec<(i64, &str, Option<&str>, Option<&str>, Option<&str>)> = grants
+        .iter()
+        .map(|g| (g.user_id, g.role_type_name.as_str(), g.resource_type.as_deref(), g.resource_id.as_deref(), g.rule.as_deref()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (alice.id, "Badge holder", None, None, Some("everyone")),
+            (alice.id, "Desk", Some("site"), Some("paris"), Some("office")),
+        ],
+        "only grants from policy rules should be listed, with their role names and rules, and not the direct grant"
+    );
 });
