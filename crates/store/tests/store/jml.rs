@@ -149,15 +149,20 @@ store_test!(policy_grants_list_only_rule_grants, |db| {
 
     let grants = db.store.read().await?.policy_grants().await?;
     assert_eq!(db.store.policy_grants().await?, grants, "the store's scan should list what a pooled connection lists");
-    let listed: Vec<(i64, &str, Option<&str>, Option<&str>, Option<&str>)> = grants
-        .iter()
-        .map(|g| (g.user_id, g.role_type_name.as_str(), g.resource_type.as_deref(), g.resource_id.as_deref(), g.rule.as_deref()))
-        .collect();
+    let grant_of = |user_id: i64, role: &str, resource_type: Option<&str>, resource_id: Option<&str>, rule: &str| {
+        roster_store::PolicyGrant {
+            user_id,
+            role_type_name: role.into(),
+            resource_type: resource_type.map(String::from),
+            resource_id: resource_id.map(String::from),
+            rule: Some(rule.into()),
+        }
+    };
     assert_eq!(
-        listed,
+        grants,
         vec![
-            (alice.id, "Badge holder", None, None, Some("everyone")),
-            (alice.id, "Desk", Some("site"), Some("paris"), Some("office")),
+            grant_of(alice.id, "Badge holder", None, None, "everyone"),
+            grant_of(alice.id, "Desk", Some("site"), Some("paris"), "office"),
         ],
         "only grants from policy rules should be listed, with their role names and rules, and not the direct grant"
     );
