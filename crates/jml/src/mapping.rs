@@ -410,10 +410,10 @@ impl CompiledMapping {
     pub fn read_row(&self, row: &Row) -> Result<Person, RowError> {
         let m = &self.mapping;
         let value = |column: &Option<String>| -> Option<String> {
-            column.as_ref().and_then(|c| row.fields.get(c)).map(|v| normalise(v)).filter(|v| !v.is_empty())
+            column.as_ref().and_then(|c| row.get(c)).map(normalise).filter(|v| !v.is_empty())
         };
 
-        let key = row.fields.get(&m.key).map(|v| normalise(v)).filter(|v| !v.is_empty());
+        let key = row.get(&m.key).map(normalise).filter(|v| !v.is_empty());
         let Some(key) = key else {
             return Err(RowError::new(row.line, None, format!("the key column {} is empty", m.key)));
         };

@@ -57,7 +57,11 @@ pub struct StoredPlan {
     pub id: i64,
     pub created_at: Timestamp,
     pub created_by: String,
+    /// The plan without its changes, which a client reads page by page ([`Roster::list_jml_plan_changes`]): a
+    /// first load of 100,000 people has as many, and holding them all for a summary cost hundreds of megabytes.
     pub plan: Plan,
+    /// How many changes the plan holds.
+    pub change_count: usize,
     pub runs: Vec<JmlRunRecord>,
     /// The mapping the plan used; `None` for older plans and webhook events.
     pub mapping_used: Option<PlanConfigRef>,
@@ -212,7 +216,7 @@ impl Roster {
         let stored = self.store_plan(actor, plan, &policy_text, Some(mapping_used), Some(policy_used)).await?;
         tracing::info!(
             plan_id = stored.id,
-            changes = stored.plan.changes.len(),
+            changes = stored.change_count,
             errors = stored.plan.errors.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "created JML plan"
@@ -297,12 +301,15 @@ impl Roster {
     async fn store_plan(
         &self,
         actor: &Actor,
-        plan: Plan,
+        mut plan: Plan,
         policy: &str,
         mapping_used: Option<PlanConfigRef>,
         policy_used: Option<PlanConfigRef>,
     ) -> Result<StoredPlan> {
         let body = serde_json::to_string(&plan).map_err(|e| ServiceError::Internal(format!("serialising a plan failed: {e}")))?;
+        // Freed before the insert copies the body, which is when a large plan's memory peaks.
+        let change_count = plan.changes.len();
+        plan.changes = Vec::new();
         let now = self.clock.now();
         let record = NewJmlPlan {
             source: &plan.source,
@@ -319,7 +326,16 @@ impl Roster {
         let id = conn.insert_jml_plan(&record).await?;
         conn.commit().await?;
 
-        Ok(StoredPlan { id, created_at: now, created_by: actor.name.clone(), plan, runs: Vec::new(), mapping_used, policy_used })
+        Ok(StoredPlan {
+            id,
+            created_at: now,
+            created_by: actor.name.clone(),
+            plan,
+            change_count,
+            runs: Vec::new(),
+            mapping_used,
+            policy_used,
+        })
     }
 
     /// Loads a stored plan and its runs. Requires `users:read`.
@@ -328,12 +344,13 @@ impl Roster {
         let mut conn = self.store.read().await?;
         let record = conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?;
         let runs = conn.jml_runs_of_plan(id).await?;
-        let plan = parse_plan(&record)?;
+        let (plan, change_count) = parse_plan_summary(&record)?;
         Ok(StoredPlan {
             id,
             created_at: record.created_at,
             created_by: record.created_by,
             plan,
+            change_count,
             runs,
             mapping_used: record.mapping_used,
             policy_used: record.policy_used,
@@ -807,7 +824,7 @@ impl Roster {
         put("start_date", start_date.map(|d| d.to_string()));
         put("end_date", end_date.map(|d| d.to_string()));
         put("status", Some(status.to_string()));
-        let feed = roster_jml::Feed { rows: vec![roster_jml::Row { line: 1, fields }], errors: Vec::new() };
+        let feed = roster_jml::Feed { rows: vec![roster_jml::Row::new(1, fields)], errors: Vec::new() };
 
         // NOTE: the plan sees only this person, so `is_manager` rules hold only through the feed's later plans.
         let plan = self.compute(&mapping, &policy, feed, PlanOptions::default()).await?;
@@ -993,6 +1010,59 @@ fn run_counts(counts: &BTreeMap<&str, u64>, total: usize, failures: &[Value], st
 
 fn parse_plan(record: &JmlPlanRecord) -> Result<Plan> {
     serde_json::from_str(&record.body).map_err(|e| ServiceError::Internal(format!("plan {} is unreadable: {e}", record.id)))
+}
+
+/// Reads a stored plan without its changes, which it only counts, and returns the plan and that count.
+fn parse_plan_summary(record: &JmlPlanRecord) -> Result<(Plan, usize)> {
+    let summary: PlanSummary = serde_json::from_str(&record.body)
+        .map_err(|e| ServiceError::Internal(format!("plan {} is unreadable: {e}", record.id)))?;
+    let plan = Plan {
+        source: summary.source,
+        options: summary.options,
+        counts: summary.counts,
+        changes: Vec::new(),
+        errors: summary.errors,
+        warnings: summary.warnings,
+    };
+    Ok((plan, summary.changes.0))
+}
+
+/// A stored plan's fields with its changes counted, not kept.
+#[derive(serde::Deserialize)]
+struct PlanSummary {
+    source: String,
+    options: PlanOptions,
+    counts: BTreeMap<String, usize>,
+    changes: Counted,
+    errors: Vec<roster_jml::RowError>,
+    warnings: Vec<roster_jml::RowWarning>,
+}
+
+/// The length of a JSON array, read without keeping its elements.
+struct Counted(usize);
+
+impl<'de> serde::Deserialize<'de> for Counted {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct CountElements;
+
+        impl<'de> serde::de::Visitor<'de> for CountElements {
+            type Value = Counted;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("an array")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut elements: A) -> std::result::Result<Counted, A::Error> {
+                let mut count = 0;
+                while elements.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                    count += 1;
+                }
+                Ok(Counted(count))
+            }
+        }
+
+        deserializer.deserialize_seq(CountElements)
+    }
 }
 
 fn attributes_of(user: &User, manager_key: Option<String>) -> Attributes {

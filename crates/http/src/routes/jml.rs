@@ -372,7 +372,7 @@ fn plan_resource(stored: &StoredPlan) -> PlanResource<'_> {
             created_at: stored.created_at.canonical(),
             created_by: &stored.created_by,
             counts: &plan.counts,
-            change_count: plan.changes.len(),
+            change_count: stored.change_count,
             errors: &plan.errors,
             warnings: &plan.warnings,
             mapping: stored.mapping_used.as_ref().map(config_ref),
