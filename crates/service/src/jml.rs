@@ -532,10 +532,17 @@ impl Roster {
         role_types: &HashMap<String, RoleType>,
     ) -> Result<Outcome> {
         let now = self.clock.now();
+        // On SQLite a joiner is looked up before the write transaction, off the single writer: a user that another
+        // request creates in between makes the insert fail on the unique key, which reports the person as stale.
+        let joiner = match change.user_id {
+            Some(_) => None,
+            None => self.store.committed_user_by_unique_id(&change.key).transpose()?,
+        };
         let mut conn = self.store.begin().await?;
-        let current = match change.user_id {
-            Some(id) => conn.user_by_id(id).await?,
-            None => conn.user_by_unique_id(&change.key).await?,
+        let current = match (change.user_id, joiner) {
+            (Some(id), _) => conn.user_by_id(id).await?,
+            (None, Some(found)) => found,
+            (None, None) => conn.user_by_unique_id(&change.key).await?,
         };
         let is_stale = match (&change.fingerprint, &current) {
             (Some(fingerprint), Some(user)) => *fingerprint != user.version.to_string(),
@@ -603,7 +610,11 @@ impl Roster {
             updated_at: now,
             archived_at: None,
         };
-        user.id = conn.insert_user(&user, "jml").await?;
+        user.id = match conn.insert_user(&user, "jml").await {
+            Ok(id) => id,
+            Err(roster_store::StoreError::Unique(roster_store::UniqueField::UniqueId)) => return Ok(false),
+            Err(error) => return Err(error.into()),
+        };
         conn.mark_feed_user(&record.source, user.id, "created", now).await?;
         let granted = self.grant_policy_roles(conn, user.id, &change.roles_added, role_types, now).await?;
         let scheduled = self.schedule_for(conn, user.id, change, role_types, actor).await?;
@@ -702,9 +713,15 @@ impl Roster {
         Ok(true)
     }
 
+    /// Finds the manager's user id. A run applies managers in an earlier wave than their reports, so a manager
+    /// the run creates has committed before this is asked, and on SQLite the read stays off the single writer.
     async fn manager_id(&self, conn: &mut Conn, manager_key: Option<&str>) -> Result<Option<i64>> {
         let Some(key) = manager_key else { return Ok(None) };
-        Ok(conn.user_by_unique_id(key).await?.map(|u| u.id))
+        let manager = match self.store.committed_user_by_unique_id(key) {
+            Some(found) => found?,
+            None => conn.user_by_unique_id(key).await?,
+        };
+        Ok(manager.map(|u| u.id))
     }
 
     /// Inserts policy grants and returns them; a role type that no longer exists fails the person.

@@ -6,6 +6,7 @@
 use crate::types::{DbTime, Param, SqlBuf, opt_time};
 use crate::{Conn, Store, StoreError};
 use roster_domain::Timestamp;
+use rusqlite::OptionalExtension;
 
 /// A stored plan. `body` is the plan as JSON, holding only mapped attributes.
 #[derive(Debug, Clone, PartialEq)]
@@ -394,11 +395,8 @@ impl Conn {
 
     /// Loads the user that is not deleted with this `unique_id`, compared case-insensitively.
     pub async fn user_by_unique_id(&mut self, unique_id: &str) -> Result<Option<roster_domain::User>, StoreError> {
-        let sql = "SELECT id, first_name, last_name, email, user_name, unique_id, external_id, mobile_number, \
-             job_title, department, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, \
-             version, created_at, updated_at, archived_at FROM users WHERE unique_id_folded = $1 AND status <> 'deleted'";
         let row = with_conn!(self, |c| {
-            sqlx::query_as::<_, crate::users::UserRow>(sql).bind(roster_domain::fold(unique_id)).fetch_optional(c).await?
+            sqlx::query_as::<_, crate::users::UserRow>(USER_BY_UNIQUE_ID).bind(roster_domain::fold(unique_id)).fetch_optional(c).await?
         });
         row.map(crate::users::UserRow::into_user).transpose()
     }
@@ -470,6 +468,10 @@ const JML_USERS: &str = concat!(
      WHERE u.unique_id IS NOT NULL AND u.status <> 'deleted' ORDER BY u.id"
 );
 
+const USER_BY_UNIQUE_ID: &str = "SELECT id, first_name, last_name, email, user_name, unique_id, external_id, \
+     mobile_number, job_title, department, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, \
+     version, created_at, updated_at, archived_at FROM users WHERE unique_id_folded = $1 AND status <> 'deleted'";
+
 const POLICY_GRANTS: &str = "SELECT ra.user_id, rt.name AS role_type_name, NULLIF(ra.resource_type, '') AS resource_type, \
      NULLIF(ra.resource_id, '') AS resource_id, ra.source_ref AS rule \
      FROM role_assignments ra JOIN role_types rt ON rt.id = ra.role_type_id \
@@ -488,6 +490,18 @@ impl Store {
             Some(rows) => rows.into_iter().map(JmlUserRow::into_record).collect(),
             None => self.read().await?.jml_users(source).await,
         }
+    }
+
+    /// Loads the committed user that [`Conn::user_by_unique_id`] loads, on the synchronous SQLite reader, which
+    /// sees no write transaction's uncommitted changes. `None` on PostgreSQL or when that reader failed: the caller
+    /// then asks its own connection, as a caller inside a transaction must not wait for a second one.
+    pub fn committed_user_by_unique_id(&self, unique_id: &str) -> Option<Result<Option<roster_domain::User>, StoreError>> {
+        let folded = roster_domain::fold(unique_id);
+        let read = |c: &rusqlite::Connection| {
+            c.prepare_cached(USER_BY_UNIQUE_ID)?.query_row([&folded], crate::users::UserRow::from_rusqlite).optional()
+        };
+        let row = self.point_read(read)?;
+        Some(row.map(crate::users::UserRow::into_user).transpose())
     }
 
     /// Lists what [`Conn::policy_grants`] lists, on a synchronous SQLite reader when there is one.

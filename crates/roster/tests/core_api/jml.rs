@@ -326,6 +326,25 @@ api_test!(crash_and_resume, |server| {
     assert!(verify.status.success(), "the audit chain verifies after the crash");
 });
 
+api_test!(joiner_created_elsewhere_after_plan_is_stale, |server| {
+    let mapping = example("synthetic-mapping.toml")?;
+    let policy = example("synthetic-policy.toml")?;
+    let feed = sales_feed(3);
+    let (plan_id, _) = plan(&server, feed.as_bytes(), &mapping, &policy, false).await?;
+
+    // Between review and apply, someone creates the second joiner through the API.
+    let created = server
+        .post("/core/users", &user_document(json!({ "last_name": "Elsewhere", "email": "elsewhere@example.com", "unique_id": "E2" })))
+        .await?;
+    ensure!(created.status == StatusCode::CREATED, "{}", created.describe());
+
+    let run = apply(&server, &plan_id, json!({})).await?;
+    assert_eq!(run["result"]["applied"], 2, "{run}");
+    assert_eq!(run["result"]["stale"], 1, "the joiner who now exists is stale, not created again: {run}");
+    assert_eq!(server.query_i64("SELECT COUNT(*) FROM users WHERE unique_id_folded = 'e2'").await?, 1, "one user holds the key");
+    assert_eq!(server.query_i64("SELECT COUNT(*) FROM users WHERE origin = 'jml'").await?, 2);
+});
+
 api_test!(future_dates_fire_on_clock, |server| {
     let mapping = example("synthetic-mapping.toml")?;
     let policy = example("synthetic-policy.toml")?;

@@ -56,6 +56,14 @@ store_test!(feed_users_marked_per_source, |db| {
     assert!(!users.iter().any(|u| u.user.id == manager.id && u.owned));
     assert!(conn.jml_users("payroll").await?.iter().all(|u| !u.owned), "membership is per source");
     assert_eq!(conn.user_by_unique_id("e1").await?.map(|u| u.id), Some(member.id));
+    match (db.backend(), db.store.committed_user_by_unique_id("e1").transpose()?) {
+        (roster_store::Backend::Sqlite, Some(found)) => {
+            assert_eq!(found, conn.user_by_unique_id("E1").await?, "the synchronous reader should load the same user")
+        }
+        (roster_store::Backend::Postgres, None) => {}
+        (backend, other) => anyhow::bail!("{backend:?} should read on the synchronous reader only on SQLite: {other:?}"),
+    }
+    assert_eq!(db.store.committed_user_by_unique_id("nobody").transpose()?.flatten(), None);
 
     assert_eq!(conn.count_rows("jml_feed_users").await?, 1);
     let exported = conn.export_rows("jml_feed_users", 0, 10).await?;
