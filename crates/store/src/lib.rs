@@ -7,6 +7,7 @@
 #[macro_use]
 mod dialect;
 mod audit;
+mod checkpoint;
 mod error;
 mod export;
 mod filter_sql;
@@ -79,6 +80,8 @@ pub struct StoreOptions {
     pub sqlite_busy_timeout: Duration,
     /// PostgreSQL `statement_timeout`; `None` keeps the server's setting.
     pub statement_timeout: Option<Duration>,
+    /// How often SQLite's WAL is checkpointed into the database file beside the writer (see `checkpoint`).
+    pub sqlite_checkpoint_interval: Duration,
 }
 
 impl Default for StoreOptions {
@@ -88,6 +91,7 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(10),
             sqlite_busy_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(30)),
+            sqlite_checkpoint_interval: Duration::from_millis(250),
         }
     }
 }
@@ -96,7 +100,12 @@ impl Default for StoreOptions {
 enum Pools {
     /// One writer connection serialises writes, so concurrent requests queue for it instead of meeting
     /// `database is locked`; readers run in parallel under WAL.
-    Sqlite { write: group_commit::SqliteWriter, read: sqlx::SqlitePool, point: Arc<sync_read::SyncReaders> },
+    Sqlite {
+        write: group_commit::SqliteWriter,
+        read: sqlx::SqlitePool,
+        point: Arc<sync_read::SyncReaders>,
+        checkpoint: Arc<checkpoint::Checkpointer>,
+    },
     Postgres(sqlx::PgPool),
 }
 
@@ -130,7 +139,11 @@ impl Store {
 
         // A local file cannot drop a connection, so the pools skip the ping that would otherwise cost every
         // checkout a round trip to the connection's worker thread.
-        let write = group_commit::SqliteWriter::new(base.connect().await?, options.acquire_timeout);
+        let write = group_commit::SqliteWriter::new(
+            base.clone().pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES).connect().await?,
+            options.acquire_timeout,
+        );
+        let checkpoint = Arc::new(checkpoint::Checkpointer::start(base.connect().await?, options.sqlite_checkpoint_interval));
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(options.max_connections.max(1))
@@ -140,7 +153,7 @@ impl Store {
 
         let point = Arc::new(sync_read::SyncReaders::new(path.to_path_buf()));
 
-        Ok(Pools::Sqlite { write, read, point })
+        Ok(Pools::Sqlite { write, read, point, checkpoint })
     }
 
     async fn postgres_pool(url: &str, options: &StoreOptions) -> Result<Pools, StoreError> {
@@ -270,7 +283,8 @@ impl Store {
     /// Waits for checked-out connections to return and closes the pools.
     pub async fn close(&self) {
         match &self.pools {
-            Pools::Sqlite { write, read, .. } => {
+            Pools::Sqlite { write, read, checkpoint, .. } => {
+                checkpoint.stop();
                 read.close().await;
                 write.close().await;
             }

@@ -185,7 +185,7 @@ impl Provisioned {
 /// Store options for tests: the defaults, with small pools because tests run in parallel against one
 /// PostgreSQL server.
 pub fn test_options() -> StoreOptions {
-    StoreOptions { max_connections: 4, ..StoreOptions::default() }
+    StoreOptions { max_connections: 4, sqlite_checkpoint_interval: Duration::from_millis(20), ..StoreOptions::default() }
 }
 
 /// Runs `body` on a fresh database of `backend`, migrated when `migrate` is set, and removes the database

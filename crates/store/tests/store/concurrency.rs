@@ -108,3 +108,30 @@ store_test!(abandoned_writes_leave_others_committed, |db| {
         assert!(found.is_none(), "the user of dropped transaction {n} should not be stored");
     }
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_is_checkpointed_beside_the_writer() -> anyhow::Result<()> {
+    crate::common::run_on(roster_store::Backend::Sqlite, true, |db| async move {
+        let roster_store::Location::Sqlite(path) = db.location.clone() else {
+            anyhow::bail!("the SQLite leg should have a file location");
+        };
+        let size = || std::fs::metadata(&path).map(|m| m.len());
+        let before = size()?;
+
+        let failures = insert_concurrently(&db.store, "checkpointed", 200).await?;
+        assert!(failures.is_empty(), "every insert should commit, but these failed: {failures:?}");
+
+        // 200 inserts stay far below the writer's own checkpoint threshold, so only the checkpoint task can move
+        // the new pages into the database file.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while size()? <= before {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file should grow within 10 s as the checkpoint task copies the WAL into it"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        Ok(())
+    })
+    .await
+}
