@@ -789,19 +789,22 @@ impl Roster {
     }
 
     /// Applies one webhook event through the same engine as a feed: it plans the single person with the policy of
-    /// the source's latest plan, stores that plan and applies it at once. Requires `users:write` and
+    /// the source's latest applied plan, stores that plan and applies it at once. Requires `users:write` and
     /// `roles:write`.
     pub async fn apply_jml_event(&self, actor: &Actor, event: JmlEvent) -> Result<(StoredPlan, JmlRunRecord)> {
         actor.require(Scope::UsersWrite)?;
         actor.require(Scope::RolesWrite)?;
         let (policy_text, policy_used) = {
             let mut conn = self.store.read().await?;
-            let latest = conn.latest_jml_plan(&event.source).await?;
-            latest.map(|p| (p.policy, p.policy_used)).ok_or_else(|| {
+            let latest = conn.latest_applied_jml_policy(&event.source).await?;
+            latest.map(|applied| (applied.policy, applied.policy_used)).ok_or_else(|| {
                 ServiceError::field(
                     "source",
                     "not_found",
-                    format!("no plan has been made for source {:?}; upload a feed first, whose policy events then use", event.source),
+                    format!(
+                        "no plan has been applied for source {:?}; apply a feed's plan first, whose policy events then use",
+                        event.source
+                    ),
                 )
             })?
         };

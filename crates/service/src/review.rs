@@ -97,10 +97,10 @@ impl Roster {
         let mut policies: HashMap<String, Option<Policy>> = HashMap::new();
         for source in sources.values().flatten() {
             if !policies.contains_key(source) {
-                let latest = conn.latest_jml_plan(source).await?;
+                let latest = conn.latest_applied_jml_policy(source).await?;
                 let policy = match latest {
-                    Some(plan) => Some(Policy::parse(&plan.policy).map_err(|e| {
-                        ServiceError::Internal(format!("the stored policy of plan {} is unreadable: {e}", plan.id))
+                    Some(applied) => Some(Policy::parse(&applied.policy).map_err(|e| {
+                        ServiceError::Internal(format!("the stored policy of plan {} is unreadable: {e}", applied.plan_id))
                     })?),
                     None => None,
                 };

@@ -94,6 +94,14 @@ macro_rules! plan_columns {
     };
 }
 
+/// The policy of a source's latest applied plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppliedPolicy {
+    pub plan_id: i64,
+    pub policy: String,
+    pub policy_used: Option<PlanConfigRef>,
+}
+
 /// A stored run of a plan.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JmlRunRecord {
@@ -240,12 +248,24 @@ impl Conn {
     }
 
     /// Loads the newest plan of a feed source.
-    pub async fn latest_jml_plan(&mut self, source: &str) -> Result<Option<JmlPlanRecord>, StoreError> {
-        let sql = concat!("SELECT ", plan_columns!(), " FROM jml_plans WHERE source = $1 ORDER BY id DESC LIMIT 1");
+    /// Finds the policy of the source's latest applied plan: one with a run that finished, or that applied at
+    /// least one person before it stopped. A plan nobody applied is a draft and decides nothing.
+    pub async fn latest_applied_jml_policy(&mut self, source: &str) -> Result<Option<AppliedPolicy>, StoreError> {
+        let sql = "SELECT p.id, p.policy, p.policy_name, p.policy_version, p.policy_sha256 FROM jml_plans p \
+             WHERE p.source = $1 AND (EXISTS (SELECT 1 FROM jml_runs r WHERE r.plan_id = p.id AND r.status = 'done') \
+             OR EXISTS (SELECT 1 FROM jml_run_items i WHERE i.plan_id = p.id AND i.outcome = 'applied')) \
+             ORDER BY p.id DESC LIMIT 1";
         let row = with_conn!(self, |c| {
-            sqlx::query_as::<_, PlanRow>(sql).bind(source).fetch_optional(c).await?
+            sqlx::query_as::<_, (i64, String, Option<String>, Option<i64>, Option<String>)>(sql)
+                .bind(source)
+                .fetch_optional(c)
+                .await?
         });
-        Ok(row.map(JmlPlanRecord::from))
+        Ok(row.map(|(plan_id, policy, name, version, sha256)| AppliedPolicy {
+            plan_id,
+            policy,
+            policy_used: PlanConfigRef::from_columns(name, version, sha256),
+        }))
     }
 
     pub async fn insert_jml_run(&mut self, plan_id: i64, status: &str, at: Timestamp, by: &str) -> Result<i64, StoreError> {

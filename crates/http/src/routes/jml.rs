@@ -297,7 +297,7 @@ pub async fn get_run(State(state): State<AppState>, Auth(actor): Auth, Path(id):
 }
 
 /// Applies one person's joiner, mover or leaver event, as an HR system's webhook sends it, through the same
-/// engine as a feed and with the policy of the source's latest plan. Scopes: `users:write` and `roles:write`.
+/// engine as a feed and with the policy of the source's latest applied plan. Scopes: `users:write` and `roles:write`.
 #[utoipa::path(post, path = "/core/jml/events", tag = "jml",
     responses((status = 200, description = "The finished run and its one-person plan"),
         (status = 400, description = "Invalid JSON"), (status = 401, description = "Missing or invalid token"),

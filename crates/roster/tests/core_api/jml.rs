@@ -512,6 +512,13 @@ api_test!(access_review_finds_and_fixes, |server| {
     assert!(clean.data_items().is_empty(), "a fresh apply is clean: {}", clean.text);
     assert_eq!(clean.body["meta"]["reviewed"], 2);
 
+    // A draft plan with a narrower policy, never applied, changes what is approved for nobody.
+    let draft_policy = policy.replace("name = \"everyone\"", "name = \"everyone\"\ndepartment = \"Nowhere\"");
+    assert_ne!(draft_policy, policy, "the draft policy should differ from the applied one");
+    plan(&server, feed.as_bytes(), &mapping, &draft_policy, false).await?;
+    let after_draft = server.get("/core/access_review").await?;
+    assert!(after_draft.data_items().is_empty(), "an unapplied draft must not change the review: {}", after_draft.text);
+
     // A role added by hand outside the service, an expired grant the scheduler has not revoked, and a policy
     // grant removed by hand.
     let bob = server.get("/core/users/bob@example.com").await?.id()?;

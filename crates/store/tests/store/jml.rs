@@ -30,9 +30,40 @@ store_test!(run_item_recorded_once, |db| {
     let run = conn.jml_run(run_id).await?.expect("the run exists");
     assert_eq!(run.status, "done");
     assert_eq!(run.finished_at, Some(now));
-    let plan = conn.latest_jml_plan("hr").await?.expect("the plan exists");
-    assert_eq!(plan.id, plan_id);
+    let plan = conn.jml_plan(plan_id).await?.expect("the plan exists");
     assert!(!plan.has_errors);
+});
+
+store_test!(latest_applied_policy_skips_drafts, |db| {
+    let now = at("2026-12-04T10:00:00Z");
+    let mut tx = db.store.begin().await?;
+    let plan = |policy: &'static str| roster_store::NewJmlPlan {
+        source: "hr",
+        created_at: now,
+        created_by: "admin",
+        has_errors: false,
+        policy,
+        body: "{}",
+        mapping_used: None,
+        policy_used: None,
+    };
+    let finished = tx.insert_jml_plan(&plan("finished")).await?;
+    let run = tx.insert_jml_run(finished, "running", now, "admin").await?;
+    tx.update_jml_run(run, "done", "{}", None, now, true).await?;
+    let interrupted = tx.insert_jml_plan(&plan("interrupted")).await?;
+    let run = tx.insert_jml_run(interrupted, "running", now, "admin").await?;
+    tx.insert_jml_run_item(interrupted, "E1", run, "applied", None, now).await?;
+    tx.insert_jml_plan(&plan("draft")).await?;
+    tx.commit().await?;
+
+    let mut conn = db.store.read().await?;
+    let applied = conn.latest_applied_jml_policy("hr").await?.expect("a plan was applied");
+    assert_eq!(
+        (applied.plan_id, applied.policy.as_str()),
+        (interrupted, "interrupted"),
+        "the latest plan that applied anyone decides, not the later draft"
+    );
+    assert_eq!(conn.latest_applied_jml_policy("payroll").await?, None, "another source has no applied plan");
 });
 
 store_test!(feed_users_marked_per_source, |db| {
