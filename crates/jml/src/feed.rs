@@ -130,12 +130,13 @@ fn read_csv(bytes: &[u8], keep: &BTreeSet<String>, required: &BTreeSet<String>) 
 
     let mut feed = Feed::default();
     let mut record = csv::StringRecord::new();
+    let mut lines = LineCounter::default();
     loop {
-        let line = reader.position().line();
+        let line = lines.line_at(bytes, reader.position().byte());
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {
-                let line = record.position().map_or(line, csv::Position::line);
+                let line = record.position().map_or(line, |p| lines.line_at(bytes, p.byte()));
                 if record.iter().all(|field| field.trim().is_empty()) {
                     continue;
                 }
@@ -143,7 +144,7 @@ fn read_csv(bytes: &[u8], keep: &BTreeSet<String>, required: &BTreeSet<String>) 
                 feed.rows.push(Row::from_values(line, Arc::clone(&columns), values));
             }
             Err(error) => {
-                let line = error.position().map_or(line, csv::Position::line);
+                let line = error.position().map_or(line, |p| lines.line_at(bytes, p.byte()));
                 feed.errors.push(RowError::new(line, None, format!("the row cannot be read as CSV: {}", csv_reason(&error))));
                 if !matches!(error.kind(), csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }) {
                     break;
@@ -152,6 +153,29 @@ fn read_csv(bytes: &[u8], keep: &BTreeSet<String>, required: &BTreeSet<String>) 
         }
     }
     Ok(feed)
+}
+
+/// Turns byte offsets into line numbers by counting line feeds. The csv crate's own line count is one short per
+/// line for CRLF line endings, which exports from Windows and most HR systems use; offsets only grow, so each
+/// byte is counted once.
+#[derive(Default)]
+struct LineCounter {
+    offset: usize,
+    line_feeds: u64,
+}
+
+impl LineCounter {
+    /// The 1-based line of the record that starts at `offset`. After a CRLF line end the csv crate starts the
+    /// next record at the line feed, so a line feed at `offset` itself counts as a line passed.
+    fn line_at(&mut self, bytes: &[u8], offset: u64) -> u64 {
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX).saturating_add(1).min(bytes.len());
+        if offset > self.offset {
+            let counted = bytes.get(self.offset..offset).map_or(0, |span| span.iter().filter(|b| **b == b'\n').count());
+            self.line_feeds += counted as u64;
+            self.offset = offset;
+        }
+        self.line_feeds + 1
+    }
 }
 
 /// Describes a CSV error without quoting field contents, which may hold unmapped personal data.
@@ -227,6 +251,17 @@ mod tests {
         assert_eq!(feed.rows[0].get("name"), Some("Doe; Jane"));
         assert_eq!(feed.rows[0].line, 2);
         assert_eq!(feed.rows[0].get("salary"), None);
+    }
+
+    #[test]
+    fn csv_lines_counted_with_crlf() {
+        // The second row's quoted name spans two lines, so the third row starts on line 5.
+        for ending in ["\n", "\r\n"] {
+            let text = ["id,name", "1,Ada", "2,\"Doe,", "Jane\"", "3,Roe"].join(ending);
+            let feed = read_feed(text.as_bytes(), &keep(&["id", "name"]), &keep(&["id"])).unwrap_or_default();
+            let lines: Vec<u64> = feed.rows.iter().map(|r| r.line).collect();
+            assert_eq!(lines, vec![2, 3, 5], "line numbers with {ending:?} line endings");
+        }
     }
 
     #[test]
