@@ -354,7 +354,20 @@ impl<'u> PreparedFeed<'u> {
             }
         }
 
-        if options.full_feed {
+        // A row whose key cannot be read may be anyone, so a complete feed with such rows archives nobody: its
+        // missing people may be exactly those rows.
+        let keyless: Vec<u64> = errors.iter().filter(|e| e.key.is_none()).map(|e| e.line).collect();
+        if options.full_feed && let Some(first) = keyless.first() {
+            warnings.push(RowWarning {
+                line: *first,
+                key: String::new(),
+                message: format!(
+                    "{} row(s) have no readable key, so this complete feed archives nobody: a person missing from it \
+                     may be one of those rows; fix them and plan again",
+                    keyless.len()
+                ),
+            });
+        } else if options.full_feed {
             let mut leavers: Vec<&CurrentUser> = users
                 .iter()
                 .filter(|u| u.owned && u.state != UserState::Archived && !present.contains(&fold(&u.unique_id)))

@@ -224,6 +224,21 @@ fn full_feed_archives_only_owned_users() {
     let full = plan(&feed, users, true);
     assert_eq!(full.counts["archive"], 1);
     assert_eq!(change(&full, "1").kind, ChangeKind::Archive);
+
+    // Ada's row is still there but lost its key: nobody may be archived, since the missing person may be her.
+    let keyless = format!("{HEADER}5,\"New, Person\",Sales,Rep,01/02/19,,Active,,1\n,\"Lovelace, Ada\",Engineering,Lead,01/02/19,,Active,,1\n");
+    let guarded = plan(&keyless, users_again(&first), true);
+    assert_eq!(guarded.counts["archive"], 0, "{guarded:#?}");
+    assert_eq!(guarded.errors.len(), 1, "the keyless row is an error: {:#?}", guarded.errors);
+    assert!(
+        guarded.warnings.iter().any(|w| w.line == 3 && w.message.contains("archives nobody")),
+        "a warning should say why nobody is archived: {:#?}",
+        guarded.warnings
+    );
+}
+
+fn users_again(first: &Plan) -> Vec<CurrentUser> {
+    first.changes.iter().enumerate().map(|(i, c)| user_from(c, i as i64 + 10)).collect()
 }
 
 #[test]
