@@ -13,11 +13,17 @@
 use roster_jml::generate::{GenerateOptions, generate_changed_csv};
 use std::io::Write;
 
+const USAGE: &str = "usage: generate_feed [--people N] [--churn-percent 0-100] [--seed N] [--changed-percent 0-100]";
+
 fn main() -> std::process::ExitCode {
     let mut options = GenerateOptions { people: 100, churn_percent: 2, seed: 1 };
     let mut changed_percent = 0;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--help" || flag == "-h" {
+            println!("Writes a synthetic HR feed (CSV) to stdout.\n{USAGE}");
+            return std::process::ExitCode::SUCCESS;
+        }
         let value = args.next();
         let parsed = value.as_deref().and_then(|v| v.parse::<u64>().ok());
         match (flag.as_str(), parsed) {
@@ -26,10 +32,7 @@ fn main() -> std::process::ExitCode {
             ("--seed", Some(n)) => options.seed = n,
             ("--changed-percent", Some(n)) if n <= 100 => changed_percent = u32::try_from(n).unwrap_or(100),
             _ => {
-                eprintln!(
-                    "invalid argument {flag} {}; usage: generate_feed [--people N] [--churn-percent 0-100] [--seed N] [--changed-percent 0-100]",
-                    value.unwrap_or_default()
-                );
+                eprintln!("invalid argument {flag} {}; {USAGE}", value.unwrap_or_default());
                 return std::process::ExitCode::FAILURE;
             }
         }

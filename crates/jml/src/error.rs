@@ -17,6 +17,16 @@ pub enum JmlError {
     Feed(String),
 }
 
+impl JmlError {
+    /// The message without the kind of input, for callers that name the input themselves, as an API error's
+    /// field does.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Mapping(reason) | Self::Policy(reason) | Self::Feed(reason) => reason,
+        }
+    }
+}
+
 /// A row the plan leaves out, with its line in the feed and the reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {

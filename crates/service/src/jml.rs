@@ -164,8 +164,9 @@ terminated = ["terminated"]
 key_column = "manager_unique_id"
 "#;
 
-fn invalid(field: &str, error: impl std::fmt::Display) -> ServiceError {
-    ServiceError::field(field, "invalid", error.to_string())
+/// An input the engine rejects, named by `field`; the message leaves out the engine's own name for the input.
+fn invalid(field: &str, error: &roster_jml::JmlError) -> ServiceError {
+    ServiceError::field(field, "invalid", error.reason().to_string())
 }
 
 fn state_of(status: LifecycleState) -> Option<UserState> {
@@ -206,10 +207,10 @@ impl Roster {
             (mapping_text, mapping_used, policy_text, policy_used)
         };
 
-        let mapping = Mapping::parse(&mapping_text).map_err(|e| invalid("mapping", e))?;
-        let policy = Policy::parse(&policy_text).map_err(|e| invalid("policy", e))?;
+        let mapping = Mapping::parse(&mapping_text).map_err(|e| invalid("mapping", &e))?;
+        let policy = Policy::parse(&policy_text).map_err(|e| invalid("policy", &e))?;
         let started = std::time::Instant::now();
-        let feed = read_mapped_feed(&request.feed, &mapping).map_err(|e| invalid("feed", e))?;
+        let feed = read_mapped_feed(&request.feed, &mapping).map_err(|e| invalid("feed", &e))?;
         let options = PlanOptions { full_feed: request.full_feed };
 
         let plan = self.compute(&mapping, &policy, feed, options).await?;
@@ -808,7 +809,7 @@ impl Roster {
                 )
             })?
         };
-        let policy = Policy::parse(&policy_text).map_err(|e| invalid("policy", e))?;
+        let policy = Policy::parse(&policy_text).map_err(|e| invalid("policy", &e))?;
         let mut mapping = Mapping::parse(EVENT_MAPPING).map_err(|e| ServiceError::Internal(e.to_string()))?;
         mapping.mapping.source = event.source.clone();
 
