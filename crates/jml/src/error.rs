@@ -18,8 +18,8 @@ pub enum JmlError {
 }
 
 impl JmlError {
-    /// The message without the kind of input, for callers that name the input themselves, as an API error's
-    /// field does.
+    /// Returns the message without the kind of input, for callers that name the input themselves, as an API
+    /// error's field does.
     pub fn reason(&self) -> &str {
         match self {
             Self::Mapping(reason) | Self::Policy(reason) | Self::Feed(reason) => reason,

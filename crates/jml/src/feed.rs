@@ -9,8 +9,8 @@ use crate::error::{JmlError, RowError};
 
 /// One row of a feed with only its mapped columns, and the line it started on (the header is line 1).
 ///
-/// A row keeps its values in one string, and the column names once per feed, because a feed of 100,000 people
-/// held as a map of names to values per row took more than ten times the size of the file.
+/// A row keeps its values in one string, and the column names once per feed. A map of names to values per row
+/// took more than ten times the size of the file for a feed of 100,000 people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
     pub line: u64,
@@ -43,7 +43,8 @@ impl Row {
         Self { line, columns, text, spans: spans.into_boxed_slice() }
     }
 
-    /// The value of `column`, if the row has one; of a column the header names twice, the last.
+    /// Returns the value of `column`, if the row has one. Of a column that the header names twice, it returns the
+    /// last.
     pub fn get(&self, column: &str) -> Option<&str> {
         let index = self.columns.iter().rposition(|name| name == column)?;
         let (start, end) = (*self.spans.get(index)?)?;
@@ -156,7 +157,7 @@ fn read_csv(bytes: &[u8], keep: &BTreeSet<String>, required: &BTreeSet<String>) 
 }
 
 /// Turns byte offsets into line numbers by counting line feeds. The csv crate's own line count is one short per
-/// line for CRLF line endings, which exports from Windows and most HR systems use; offsets only grow, so each
+/// line for CRLF line endings, which exports from Windows and many HR systems use. Offsets only grow, so each
 /// byte is counted once.
 #[derive(Default)]
 struct LineCounter {
@@ -165,7 +166,7 @@ struct LineCounter {
 }
 
 impl LineCounter {
-    /// The 1-based line of the record that starts at `offset`. After a CRLF line end the csv crate starts the
+    /// Returns the 1-based line of the record that starts at `offset`. After a CRLF line end the csv crate starts the
     /// next record at the line feed, so a line feed at `offset` itself counts as a line passed.
     fn line_at(&mut self, bytes: &[u8], offset: u64) -> u64 {
         let offset = usize::try_from(offset).unwrap_or(usize::MAX).saturating_add(1).min(bytes.len());

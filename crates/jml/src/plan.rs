@@ -385,8 +385,8 @@ impl<'u> PreparedFeed<'u> {
     }
 }
 
-/// Returns the folded emails and user names that the plan of `feed` would probe and `taken` lacks; see
-/// [`PreparedFeed::identifiers_to_look_up`], which a caller asking more than once should use instead.
+/// Returns the folded emails and user names that the plan of `feed` would probe and `taken` lacks. A caller that
+/// asks more than once should use [`PreparedFeed::identifiers_to_look_up`], which reads the feed only once.
 pub fn identifiers_to_look_up(
     mapping: &CompiledMapping,
     feed: &Feed,
@@ -736,7 +736,7 @@ fn probe(map: &BTreeMap<String, Holder>, taken: &TakenIdentifiers, folded: &str,
     (probe, folded.to_string())
 }
 
-/// What deriving emails in apply order keeps between people.
+/// The state that deriving emails in apply order carries from one person to the next.
 struct Derived<'u> {
     /// Folded emails taken by earlier people of the feed, with the folded key of each.
     claimed: BTreeMap<String, String>,

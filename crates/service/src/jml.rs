@@ -164,7 +164,8 @@ terminated = ["terminated"]
 key_column = "manager_unique_id"
 "#;
 
-/// An input the engine rejects, named by `field`; the message leaves out the engine's own name for the input.
+/// Builds the error for an input that the engine rejects, named by `field`. The message leaves out the engine's
+/// own name for the input.
 fn invalid(field: &str, error: &roster_jml::JmlError) -> ServiceError {
     ServiceError::field(field, "invalid", error.reason().to_string())
 }

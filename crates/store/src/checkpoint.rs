@@ -1,8 +1,8 @@
 //! WAL checkpoints beside the writer.
 //!
-//! By default SQLite checkpoints inside the commit that pushes the WAL past 1,000 pages, so every few hundred
-//! writes one commit also copies the WAL into the database file and waits for the disk, and every transaction
-//! batched behind it on the single writer waits too. A task with its own connection therefore checkpoints in
+//! By default SQLite checkpoints inside the commit that pushes the WAL past 1,000 pages. Every few hundred writes,
+//! that commit also copies the WAL into the database file and waits for the disk, and every transaction batched
+//! behind it on the single writer waits too. A task with its own connection therefore checkpoints in
 //! `PASSIVE` mode at a fixed interval, which blocks neither the writer nor the readers. The writer keeps an
 //! automatic checkpoint at a much larger WAL size ([`WRITER_AUTOCHECKPOINT_PAGES`]): a passive checkpoint cannot
 //! restart the WAL while writes continue, and the writer's own checkpoint, which then finds most pages already

@@ -167,12 +167,12 @@ impl WriteTx {
         self.conn.as_mut()
     }
 
-    /// The audit chain's head in the open batch, when an earlier append in the batch recorded it.
+    /// Returns the audit chain's head in the open batch, when an earlier append in the batch recorded it.
     pub(crate) fn cached_audit_head(&self) -> Option<(i64, String)> {
         self.guard.as_ref().and_then(|state| state.audit_head.clone())
     }
 
-    /// Records the audit chain's head after an append, or forgets it (`None`) when an append failed.
+    /// Records the audit chain's head after an append, or clears it (`None`) when an append failed.
     pub(crate) fn cache_audit_head(&mut self, head: Option<(i64, String)>) {
         if let Some(state) = self.guard.as_mut() {
             state.audit_head = head;

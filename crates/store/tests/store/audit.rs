@@ -146,8 +146,8 @@ store_test!(concurrent_appends_one_chain, |db| {
 });
 
 store_test!(appends_mixed_with_rollbacks_keep_one_chain, |db| {
-    // Concurrent writers share SQLite batches, in which appends take the chain head from the writer's memory;
-    // a transaction dropped after its append must not leave a later append linked to the rolled-back entry.
+    // Concurrent writers share SQLite batches, in which appends take the chain head from the writer's memory. A
+    // transaction dropped after its append must not leave a later append linked to the rolled-back entry.
     const TASKS: usize = 8;
     const ROUNDS: usize = 12;
 
