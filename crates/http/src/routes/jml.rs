@@ -205,7 +205,14 @@ pub async fn list_plan_changes(
     let data: Vec<Value> = page
         .changes
         .iter()
-        .map(|(position, change)| json!({ "type": "jml_plan_changes", "id": position.to_string(), "attributes": change }))
+        .map(|(position, change)| {
+            let mut attributes = json!(change);
+            // Ids are numeric strings throughout the API; the stored plan keeps the user id as a number.
+            if let Some(user_id) = change.user_id {
+                attributes["user_id"] = json!(user_id.to_string());
+            }
+            json!({ "type": "jml_plan_changes", "id": position.to_string(), "attributes": attributes })
+        })
         .collect();
     let path = format!("/core/jml/plans/{id}/changes");
     let next = match (page.next_after, page_number) {

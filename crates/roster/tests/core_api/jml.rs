@@ -517,7 +517,9 @@ api_test!(access_review_finds_and_fixes, |server| {
     // A draft plan with a narrower policy, never applied, changes what is approved for nobody.
     let draft_policy = policy.replace("name = \"everyone\"", "name = \"everyone\"\ndepartment = \"Nowhere\"");
     assert_ne!(draft_policy, policy, "the draft policy should differ from the applied one");
-    plan(&server, feed.as_bytes(), &mapping, &draft_policy, false).await?;
+    let (_, draft) = plan(&server, feed.as_bytes(), &mapping, &draft_policy, false).await?;
+    let dropped = &draft["changes"][0];
+    assert!(dropped["user_id"].is_string(), "a change names its user by a numeric string id: {dropped}");
     let after_draft = server.get("/core/access_review").await?;
     assert!(after_draft.data_items().is_empty(), "an unapplied draft must not change the review: {}", after_draft.text);
 
