@@ -382,10 +382,30 @@ impl<'a> Reader<'a> {
                 let hint = if key == "status" { "; use the archive and unarchive routes" } else { "" };
                 self.fail(FieldError::new(key, "read_only", format!("is read-only{hint}")));
             } else {
-                self.fail(FieldError::new(key, "unknown_attribute", "is not a user attribute; check the spelling"));
+                let detail = match suggest_attribute(&key, allowed_extra) {
+                    Some(known) => format!("is not a user attribute; did you mean {known}?"),
+                    None => "is not a user attribute; check the spelling".to_string(),
+                };
+                self.fail(FieldError::new(key, "unknown_attribute", detail));
             }
         }
     }
+}
+
+/// Finds the attribute that `key` most likely meant: the same letters ignoring case and underscores, as in
+/// `firstName` for `first_name`, or `roles_attributes` for `roles` where roles may be given.
+fn suggest_attribute(key: &str, allowed_extra: &[&str]) -> Option<String> {
+    let squash = |text: &str| text.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect::<String>();
+    let wanted = squash(key);
+
+    let mut known = USER_ATTRIBUTES.iter().chain(allowed_extra.iter());
+    if let Some(found) = known.find(|name| squash(name) == wanted) {
+        return Some((*found).to_string());
+    }
+    if wanted == "roles" && allowed_extra.contains(&"roles_attributes") {
+        return Some("roles_attributes".to_string());
+    }
+    None
 }
 
 /// Parses an id given as a number or a numeric string.

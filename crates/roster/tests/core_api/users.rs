@@ -225,6 +225,21 @@ api_test!(create_points_at_invalid_field, |server| {
     assert_eq!(audit.body["meta"]["total_count"], 0, "no rejected create should have written an audit entry");
 });
 
+api_test!(unknown_attribute_suggests_name, |server| {
+    let cases = [
+        (json!({ "email": "a@example.com", "firstName": "Ada" }), "firstName", "did you mean first_name?"),
+        (json!({ "email": "a@example.com", "roles": [] }), "roles", "did you mean roles_attributes?"),
+        (json!({ "email": "a@example.com", "shoe_size": "42" }), "shoe_size", "check the spelling"),
+    ];
+
+    for (attributes, key, hint) in cases {
+        let reply = server.post("/core/users", &user_document(attributes)).await?;
+        assert_invalid(&reply, "unknown_attribute", &format!("/data/attributes/{key}"));
+        let detail = reply.error()["detail"].as_str().unwrap_or_default().to_string();
+        assert!(detail.contains(hint), "the error for {key} should say {hint:?}: {detail}");
+    }
+});
+
 api_test!(patch_points_at_invalid_field, |server| {
     let id = server.create_user(json!({ "email": "ada@example.com", "start_date": "2026-02-01" })).await?;
     let cases = [
