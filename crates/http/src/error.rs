@@ -120,7 +120,10 @@ impl ApiError {
                 format!("{field} is already used by another record (compared case-insensitively); choose another"),
                 Source::Pointer(format!("{pointer_base}/{field}")),
             ),
-            ServiceError::NotFound { resource, id } => Self::not_found(format!("{resource} {id} not found")),
+            ServiceError::NotFound { resource, id, hint: None } => Self::not_found(format!("{resource} {id} not found")),
+            ServiceError::NotFound { resource, id, hint: Some(hint) } => {
+                Self::not_found(format!("{resource} {id} not found: {hint}"))
+            }
             ServiceError::PreconditionFailed { expected } => Self::with_source(
                 StatusCode::PRECONDITION_FAILED,
                 "stale_etag",

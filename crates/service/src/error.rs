@@ -12,8 +12,9 @@ pub enum ServiceError {
     /// A unique attribute is already used by another user or role type.
     #[error("{field} is already taken")]
     Taken { field: &'static str },
+    /// `hint`, when set, tells the client how to reach the resource after all, as for an archived user.
     #[error("{resource} {id} not found")]
-    NotFound { resource: &'static str, id: String },
+    NotFound { resource: &'static str, id: String, hint: Option<&'static str> },
     /// `If-Match` named a version that is no longer current.
     #[error("the resource changed since version {expected}; fetch it again and retry")]
     PreconditionFailed { expected: String },
@@ -37,7 +38,7 @@ impl ServiceError {
     }
 
     pub fn not_found(resource: &'static str, id: impl ToString) -> Self {
-        Self::NotFound { resource, id: id.to_string() }
+        Self::NotFound { resource, id: id.to_string(), hint: None }
     }
 }
 

@@ -140,7 +140,12 @@ impl Roster {
             Some((user, roles)) if include_archived || user.status != LifecycleState::Archived => {
                 Ok(UserWithRoles { user, roles })
             }
-            _ => Err(ServiceError::not_found("user", user_ref)),
+            Some(_) => Err(ServiceError::NotFound {
+                resource: "user",
+                id: user_ref.to_string(),
+                hint: Some("it is archived; add archived=true to read it"),
+            }),
+            None => Err(ServiceError::not_found("user", user_ref)),
         }
     }
 

@@ -125,7 +125,7 @@ impl From<ServiceError> for ScimApiError {
                 "{} is already used by another user (compared case-insensitively); choose another value",
                 scim_attribute_name(field)
             )),
-            ServiceError::NotFound { resource, id } => Self::not_found(format!("{} {id} not found", scim_resource(resource))),
+            ServiceError::NotFound { resource, id, .. } => Self::not_found(format!("{} {id} not found", scim_resource(resource))),
             ServiceError::PreconditionFailed { expected } => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 None,

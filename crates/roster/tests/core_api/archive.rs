@@ -43,6 +43,11 @@ api_test!(archive_hides_user, |server| {
     assert!(reply.text.is_empty(), "a 204 should have no body: {}", reply.describe());
     let hidden = server.get(&format!("/core/users/{id}")).await?;
     assert_error(&hidden, StatusCode::NOT_FOUND, "not_found");
+    let detail = hidden.error()["detail"].as_str().unwrap_or_default().to_string();
+    assert!(detail.contains("archived=true"), "the 404 should say how to read an archived user: {detail}");
+    let missing = server.get("/core/users/999999").await?;
+    let detail = missing.error()["detail"].as_str().unwrap_or_default().to_string();
+    assert!(!detail.contains("archived"), "a user that does not exist gets no hint: {detail}");
     let listed = server.get("/core/users").await?;
     assert!(!listed.ids().contains(&id), "the default list should leave archived users out: {}", listed.describe());
     let shown = server.get(&format!("/core/users/{id}?archived=true")).await?;
