@@ -73,11 +73,29 @@ pub struct StoredPlan {
 pub const MAX_CHANGES_PAGE: usize = 1000;
 
 /// Which of a plan's changes to list.
+/// A name under which a plan's counts count changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeSelection {
+    /// Changes of this kind, where `update` includes changes of kind `none` (attributes or roles without a
+    /// state change).
+    Kind(ChangeKind),
+    /// Changes that schedule an activation or an archive, whatever their kind.
+    Scheduled,
+}
+
+impl ChangeSelection {
+    fn selects(&self, change: &PersonChange) -> bool {
+        match self {
+            Self::Kind(kind) => counted_kind(change.kind) == *kind,
+            Self::Scheduled => change.scheduled.is_some(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangesQuery {
-    /// Only changes that count as this kind in the plan's counts, where `update` includes changes of kind
-    /// `none` (attributes or roles without a state change).
-    pub kind: Option<ChangeKind>,
+    /// Only the changes that the plan's counts count under this name.
+    pub kind: Option<ChangeSelection>,
     /// Only changes after this position in the plan, counted from 1 over all kinds.
     pub after: Option<usize>,
     /// Matching changes to skip before the page.
@@ -371,7 +389,7 @@ impl Roster {
         };
         let plan = parse_plan(&record)?;
 
-        let wanted = |change: &PersonChange| query.kind.is_none_or(|kind| counted_kind(change.kind) == kind);
+        let wanted = |change: &PersonChange| query.kind.is_none_or(|selection| selection.selects(change));
         let total = plan.changes.iter().filter(|change| wanted(change)).count();
 
         let after = query.after.unwrap_or(0);

@@ -25,7 +25,7 @@ pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::{Result, ServiceError};
 pub use groups::{GroupList, GroupWithMembers, NewGroup};
 pub use jml::{
-    ACTIVATE_USER, ARCHIVE_USER, ApplyOptions, ChangesPage, ChangesQuery, EventPerson, JmlEvent, JmlSettings, MAX_CHANGES_PAGE, PlanRequest,
+    ACTIVATE_USER, ARCHIVE_USER, ApplyOptions, ChangeSelection, ChangesPage, ChangesQuery, EventPerson, JmlEvent, JmlSettings, MAX_CHANGES_PAGE, PlanRequest,
     StoredPlan,
 };
 pub use jml_config::{ConfigSource, JmlConfigKind, MAX_CONFIG_NAME_LEN, PutConfig, check_config_name, config_sha256};

@@ -7,7 +7,7 @@ use axum::response::Response;
 use roster_domain::Scope;
 use roster_service::engine::{ChangeKind, Plan};
 use roster_service::{
-    ApplyOptions, ChangesQuery, ConfigSource, JmlEvent, JmlRunRecord, MAX_CHANGES_PAGE, PlanConfigRef, PlanRequest, StoredPlan,
+    ApplyOptions, ChangeSelection, ChangesQuery, ConfigSource, JmlEvent, JmlRunRecord, MAX_CHANGES_PAGE, PlanConfigRef, PlanRequest, StoredPlan,
 };
 use serde_json::{Value, json};
 
@@ -182,7 +182,7 @@ pub async fn get_plan(State(state): State<AppState>, Auth(actor): Auth, Path(id)
 /// the last page. Each change's id is its position in the plan, counted from 1 over all kinds.
 #[utoipa::path(get, path = "/core/jml/plans/{id}/changes", tag = "jml",
     params(("id" = String, Path, description = "Plan id"),
-        ("kind" = Option<String>, Query, description = "create, update, activate, suspend, restore or archive, as in the plan's counts; also filter[kind]"),
+        ("kind" = Option<String>, Query, description = "create, update, activate, suspend, restore, archive or scheduled, as in the plan's counts; also filter[kind]"),
         ("page[size]" = Option<u32>, Query, description = "1 to 1000, default 100"),
         ("page[number]" = Option<u32>, Query, description = "offset pages, from 1"),
         ("page[after]" = Option<String>, Query, description = "The change id to continue after, from links.next")),
@@ -228,10 +228,17 @@ pub async fn list_plan_changes(
 fn changes_query(params: &Params) -> Result<(ChangesQuery, Option<i64>), ApiError> {
     let kind = match params.text("kind") {
         None => None,
-        Some(text) => Some(CHANGE_KINDS.iter().copied().find(|kind| kind.as_str() == text).ok_or_else(|| {
+        Some("scheduled") => Some(ChangeSelection::Scheduled),
+        Some(text) => Some(ChangeSelection::Kind(CHANGE_KINDS.iter().copied().find(|kind| kind.as_str() == text).ok_or_else(|| {
             let names: Vec<&str> = CHANGE_KINDS.iter().map(ChangeKind::as_str).collect();
-            ApiError::bad_parameter("kind", format!("{text:?} is not a change kind; use one of {}", names.join(", ")))
-        })?),
+            ApiError::bad_parameter(
+                "kind",
+                format!(
+                    "{text:?} is not a change kind; use one of {} or scheduled (people who are not changed are not listed)",
+                    names.join(", ")
+                ),
+            )
+        })?)),
     };
 
     let limit = match params.positive_int("page[size]")? {

@@ -358,6 +358,9 @@ api_test!(future_dates_fire_on_clock, |server| {
     );
     let (plan_id, planned) = plan(&server, first.as_bytes(), &mapping, &policy, false).await?;
     assert_eq!(count(&planned, "scheduled"), 1, "{}", planned["counts"]);
+    let scheduled = server.get(&format!("/core/jml/plans/{plan_id}/changes?kind=scheduled")).await?;
+    let keys: Vec<&Value> = scheduled.data_items().iter().map(|change| &change["attributes"]["key"]).collect();
+    assert_eq!(keys, vec!["E2"], "kind=scheduled lists the change counted as scheduled: {}", scheduled.text);
     apply(&server, &plan_id, json!({})).await?;
     assert_eq!(status_of(&server, "E2").await?, "pending");
     assert_eq!(policy_roles(&server, "E2").await?, 0, "a pending joiner holds no roles");
