@@ -259,6 +259,7 @@ enum Target {
 
 /// The feed's usable people and what reading them found.
 struct Prepared {
+    /// The usable people in apply order.
     people: Vec<Person>,
     /// Folded keys of every row with a key, usable or not.
     present: BTreeSet<String>,
@@ -293,7 +294,7 @@ impl<'u> PreparedFeed<'u> {
     /// them up, adds them to `taken` and asks again until the set is empty; then [`PreparedFeed::plan`] sees every
     /// clash with an existing user.
     pub fn identifiers_to_look_up(&self, taken: &TakenIdentifiers) -> BTreeSet<String> {
-        let order = apply_order(&self.prepared.people, &self.prepared.manager_keys);
+        let order: Vec<&Person> = self.prepared.people.iter().collect();
         assign_emails(self.mapping, &order, &self.users_by_key, &self.loaded_emails, taken).unknown
     }
 
@@ -307,7 +308,7 @@ impl<'u> PreparedFeed<'u> {
             .filter_map(|p| manager_keys.get(&p.key).map(|k| fold(k)))
             .collect();
 
-        let order = apply_order(&people, &manager_keys);
+        let order: Vec<&Person> = people.iter().collect();
         let emails = assign_emails(mapping, &order, &users_by_key, &loaded_emails, taken);
         warnings.extend(emails.warnings);
         errors.extend(emails.errors);
@@ -440,7 +441,7 @@ fn count_changes(changes: &[PersonChange], planned: usize, errors: usize) -> BTr
     counts
 }
 
-/// Reads the rows into people, rejecting duplicated keys, and resolves their managers.
+/// Reads the rows into people, rejecting duplicated keys, resolves their managers and puts them in apply order.
 fn prepare(mapping: &CompiledMapping, feed: &Feed, users_by_key: &BTreeMap<String, &CurrentUser>) -> Prepared {
     let mut errors = feed.errors.clone();
     let mut warnings = Vec::new();
@@ -493,6 +494,10 @@ fn prepare(mapping: &CompiledMapping, feed: &Feed, users_by_key: &BTreeMap<Strin
     errors.sort_by_key(|e| e.line);
 
     let manager_keys = resolve_managers(&people, users_by_key, &mut warnings);
+
+    let order = apply_order(&people, &manager_keys);
+    let mut slots: Vec<Option<Person>> = people.into_iter().map(Some).collect();
+    let people = order.into_iter().filter_map(|index| slots.get_mut(index).and_then(Option::take)).collect();
     Prepared { people, present, errors, warnings, manager_keys }
 }
 
@@ -514,25 +519,30 @@ fn target_of(mapping: &CompiledMapping, person: &Person, now: OffsetDateTime) ->
     }
 }
 
-/// Returns the people in apply order: each manager before the people who report to them, otherwise in feed order.
-fn apply_order<'p>(people: &'p [Person], manager_keys: &BTreeMap<String, String>) -> Vec<&'p Person> {
-    let by_key: BTreeMap<String, &Person> = people.iter().map(|p| (fold(&p.key), p)).collect();
-    let mut placed: BTreeSet<String> = BTreeSet::new();
+/// Returns the indices of `people` in apply order: each manager before the people who report to them, otherwise in
+/// feed order.
+fn apply_order(people: &[Person], manager_keys: &BTreeMap<String, String>) -> Vec<usize> {
+    let by_key: BTreeMap<String, usize> = people.iter().enumerate().map(|(index, p)| (fold(&p.key), index)).collect();
+    let mut placed = vec![false; people.len()];
     let mut order = Vec::with_capacity(people.len());
-    for person in people {
-        // Walk up the manager chain, then place from the top down; the placed set also stops cycles.
-        let mut chain = vec![person];
+    for (index, person) in people.iter().enumerate() {
+        // Walk up the manager chain, then place from the top down; the placed flags also stop cycles.
+        let mut chain = vec![index];
         let mut cursor = person;
-        while let Some(manager) = manager_keys.get(&cursor.key).and_then(|k| by_key.get(&fold(k))) {
-            if placed.contains(&fold(&manager.key)) || chain.iter().any(|p| p.key == manager.key) {
+        while let Some(&manager) = manager_keys.get(&cursor.key).and_then(|k| by_key.get(&fold(k))) {
+            let Some(manager_person) = people.get(manager) else { break };
+            if placed.get(manager).copied().unwrap_or(true) || chain.contains(&manager) {
                 break;
             }
             chain.push(manager);
-            cursor = manager;
+            cursor = manager_person;
         }
-        for person in chain.into_iter().rev() {
-            if placed.insert(fold(&person.key)) {
-                order.push(person);
+        for member in chain.into_iter().rev() {
+            if let Some(slot) = placed.get_mut(member)
+                && !*slot
+            {
+                *slot = true;
+                order.push(member);
             }
         }
     }
