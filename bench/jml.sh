@@ -12,7 +12,7 @@
 # to 127.0.0.1 only. The script stops the server and removes the data directory on exit.
 #
 # A plan is timed from the start of the upload to the end of the response, which lists every change. An apply
-# is timed from the apply request until a poll sees the run finished, so it can read up to one poll interval
+# is timed from the apply request until a poll finds the run finished, so it can read up to one poll interval
 # long. The report also gives the run's own duration (finished_at minus created_at, from the server's clock).
 # Peak resident memory is the server's VmHWM from /proc/PID/status, read after each step.
 #

@@ -211,7 +211,7 @@ pub struct PlanInput<'a> {
     pub options: PlanOptions,
 }
 
-/// A user that holds an email or user name.
+/// A user that has an email or user name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     pub user_id: i64,
@@ -221,9 +221,10 @@ pub struct Holder {
 
 /// Emails and user names held by users that are not deleted, keyed by their folded (lower-case) text.
 ///
-/// A plan may hold 100,000 joiners, so the service does not load every user's email. It asks
-/// [`identifiers_to_look_up`] which values the plan probes, looks them up in one batched query, records them
-/// here and repeats until nothing is missing. Each round adds only values that no round looked up before.
+/// A plan may contain 100,000 joiners, so the service does not load the email of every user in the database. It
+/// calls [`PreparedFeed::identifiers_to_look_up`] for the values the plan probes, looks them up in one batched
+/// query, records them here and repeats until nothing is missing. Each round adds only values that no round looked
+/// up before.
 #[derive(Debug, Clone, Default)]
 pub struct TakenIdentifiers {
     /// Every value looked up, held or not.
@@ -241,7 +242,7 @@ impl TakenIdentifiers {
 }
 
 /// How many further variants (`jane.doe3@...`, `jane.doe4@...`) a round looks up once a derived email is taken,
-/// so a name that many users share needs few rounds. The first round asks for the plain address only.
+/// so a name that many users share needs few rounds. The first round looks up the plain address only.
 const VARIANT_LOOKAHEAD: u32 = 4;
 
 fn fold(text: &str) -> String {
@@ -291,8 +292,8 @@ impl<'u> PreparedFeed<'u> {
     }
 
     /// Returns the folded emails and user names that the plan would probe and `taken` lacks. The service looks
-    /// them up, adds them to `taken` and asks again until the set is empty; then [`PreparedFeed::plan`] sees every
-    /// clash with an existing user.
+    /// them up, adds them to `taken` and calls this again until the set is empty. Then [`PreparedFeed::plan`] finds
+    /// every clash with an existing user.
     pub fn identifiers_to_look_up(&self, taken: &TakenIdentifiers) -> BTreeSet<String> {
         let order: Vec<&Person> = self.prepared.people.iter().collect();
         assign_emails(self.mapping, &order, &self.users_by_key, &self.loaded_emails, taken).unknown
@@ -355,8 +356,8 @@ impl<'u> PreparedFeed<'u> {
             }
         }
 
-        // A row whose key cannot be read may be anyone, so a complete feed with such rows archives nobody: its
-        // missing people may be exactly those rows.
+        // A row whose key cannot be read may be anyone, so a complete feed with such rows archives no one, because
+        // its missing people may be exactly those rows.
         let keyless: Vec<u64> = errors.iter().filter(|e| e.key.is_none()).map(|e| e.line).collect();
         if options.full_feed && let Some(first) = keyless.first() {
             warnings.push(RowWarning {
@@ -714,7 +715,7 @@ fn check_given_email(
     Ok(Some(email.to_string()))
 }
 
-/// Records a clash as an error for the row, or an unknown value as one to look up; returns whether the row has
+/// Records a clash as an error for the row, or an unknown value as one to look up. Returns whether the row has
 /// no usable value.
 fn clash_error(person: &Person, probe: (Probe, String), what: String, fix: &str, result: &mut EmailAssignment) -> bool {
     match probe {

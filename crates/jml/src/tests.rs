@@ -60,7 +60,7 @@ fn plan(feed: &str, users: Vec<CurrentUser>, full_feed: bool) -> Plan {
     })
 }
 
-/// Every email and user name the users hold; their user names are their emails.
+/// Builds the complete set of emails and user names that `users` have, where each user name is the email.
 fn taken_by(users: &[CurrentUser]) -> TakenIdentifiers {
     let mut taken = TakenIdentifiers { complete: true, ..TakenIdentifiers::default() };
     for user in users {
@@ -225,7 +225,7 @@ fn full_feed_archives_only_owned_users() {
     assert_eq!(full.counts["archive"], 1);
     assert_eq!(change(&full, "1").kind, ChangeKind::Archive);
 
-    // Ada's row is still there but lost its key: nobody may be archived, since the missing person may be her.
+    // Ada's row is still there but lost its key. No one may be archived, since the missing person may be her.
     let keyless = format!("{HEADER}5,\"New, Person\",Sales,Rep,01/02/19,,Active,,1\n,\"Lovelace, Ada\",Engineering,Lead,01/02/19,,Active,,1\n");
     let guarded = plan(&keyless, users_again(&first), true);
     assert_eq!(guarded.counts["archive"], 0, "{guarded:#?}");
@@ -349,7 +349,7 @@ fn plan_with_holders(feed: &str, held: &[(&str, i64, bool)]) -> (Plan, usize) {
 
 const EMAIL_HEADER: &str = "id,name,email,dept,title,start,end,status,manager\n";
 
-/// The sample mapping with an email column, so rows may give their own email.
+/// Plans `feed` with the sample mapping plus an email column, so rows may give their own email.
 fn plan_with_email_column(feed: &str, held: &[(&str, i64, bool)]) -> Plan {
     let mapping_text = MAPPING.replace("[columns]\n", "[columns]\nemail = \"email\"\n");
     let mapping = Mapping::parse(&mapping_text).unwrap();
@@ -481,8 +481,8 @@ fn changed_feed_keeps_population() {
 }
 
 #[test]
-fn variants_held_by_loaded_users_need_no_look_up() {
-    // Forty feed people named Jane Doe already hold jane.doe@ to jane.doe40@; a SCIM user outside the feed holds
+fn loaded_users_variants_skip_look_up() {
+    // Forty feed people named Jane Doe already have jane.doe@ to jane.doe40@, and a SCIM user outside the feed has
     // jane.doe41@. A forty-first Jane Doe joins.
     let mapping = Mapping::parse(MAPPING).unwrap();
     let policy = Policy::parse(POLICY).unwrap();

@@ -334,7 +334,7 @@ async fn export_sqlite_import_postgres() {
     assert_eq!(status, 201, "a new user after the import must not collide with imported ids");
 }
 
-/// A complete synthetic feed of the active people E1..En.
+/// Builds a complete synthetic feed of the active people E1..En.
 fn jml_feed(n: usize) -> String {
     let mut feed = "employee_id,name,email,department,job_title,manager_id,status,start_date,end_date\n".to_string();
     for i in 1..=n {

@@ -12,7 +12,7 @@ pub enum ServiceError {
     /// A unique attribute is already used by another user or role type.
     #[error("{field} is already taken")]
     Taken { field: &'static str },
-    /// `hint`, when set, tells the client how to reach the resource after all, as for an archived user.
+    /// `hint`, when set, explains how the client can still reach the resource, as for an archived user.
     #[error("{resource} {id} not found")]
     NotFound { resource: &'static str, id: String, hint: Option<&'static str> },
     /// `If-Match` named a version that is no longer current.

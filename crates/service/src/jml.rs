@@ -72,7 +72,6 @@ pub struct StoredPlan {
 /// The largest page of a plan's changes.
 pub const MAX_CHANGES_PAGE: usize = 1000;
 
-/// Which of a plan's changes to list.
 /// A name under which a plan's counts count changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeSelection {
@@ -92,6 +91,7 @@ impl ChangeSelection {
     }
 }
 
+/// The selection and page of a plan's changes to list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChangesQuery {
     /// Only the changes that the plan's counts count under this name.
@@ -292,9 +292,9 @@ impl Roster {
         Ok(prepared.plan(policy, &taken, self.clock.now().as_datetime(), options))
     }
 
-    /// Looks up the emails and user names the plan probes, in rounds of batched queries: the first asks for
-    /// every email the feed gives or derives, later ones only for the numbered variants of derived emails that
-    /// turned out taken. Each round asks only for values no earlier round asked for, so the rounds end.
+    /// Looks up the emails and user names the plan probes, in rounds of batched queries. The first round queries
+    /// every email the feed gives or derives, and later ones only the numbered variants of derived emails that
+    /// turned out taken. Each round queries only values that no earlier round queried, so the rounds end.
     async fn look_up_identifiers(&self, prepared: &PreparedFeed<'_>) -> Result<TakenIdentifiers> {
         let mut taken = TakenIdentifiers::default();
         let mut conn = self.store.read().await?;
@@ -960,7 +960,7 @@ fn apply_concurrency() -> usize {
     APPLY_CONCURRENCY
 }
 
-/// What every person change of a run shares.
+/// The state that every person change of a run shares.
 struct RunShared {
     actor: Actor,
     record: JmlPlanRecord,
@@ -969,7 +969,7 @@ struct RunShared {
 }
 
 /// Person changes being applied in their own tasks, oldest first. Dropping it aborts the tasks, so a run that
-/// stops on an error applies nobody more; a person whose commit has begun still commits.
+/// stops on an error applies no further person; a person whose commit has begun still commits.
 #[derive(Default)]
 struct InFlight {
     tasks: VecDeque<(Arc<PersonChange>, tokio::task::JoinHandle<Result<Outcome>>)>,
@@ -1005,9 +1005,9 @@ impl Drop for InFlight {
     }
 }
 
-/// Splits the changes, in plan order, into waves that can run concurrently: a person whose manager also changes
-/// in this plan goes in a later wave than the manager, so that a new manager exists before their reports look
-/// them up. Each wave keeps plan order.
+/// Splits the changes, in plan order, into waves that can run concurrently. A person whose manager also changes
+/// in this plan goes in a later wave than the manager, so a new manager exists before their reports look them up.
+/// Each wave keeps plan order.
 fn apply_waves(changes: &[Arc<PersonChange>]) -> Vec<Vec<&Arc<PersonChange>>> {
     let mut wave_of_key: HashMap<String, usize> = HashMap::with_capacity(changes.len());
     let mut waves: Vec<Vec<&Arc<PersonChange>>> = Vec::new();

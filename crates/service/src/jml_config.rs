@@ -1,5 +1,5 @@
 //! JML mappings and policies stored on the server by name. A plan can name them instead of uploading the files,
-//! and the database stores them, so every node of a deployment sees the same ones.
+//! and the database stores them, so every node of a deployment reads the same ones.
 
 use roster_domain::Scope;
 use roster_jml::{Mapping, Policy};
@@ -22,7 +22,7 @@ pub enum JmlConfigKind {
 }
 
 impl JmlConfigKind {
-    /// The value of the `kind` column, which is also the name of the plan upload's part.
+    /// Returns the value of the `kind` column, which is also the name of the plan upload's part.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Mapping => "mapping",
@@ -30,7 +30,7 @@ impl JmlConfigKind {
         }
     }
 
-    /// The collection's path segment under `/core/jml`.
+    /// Returns the collection's path segment under `/core/jml`.
     pub fn collection(self) -> &'static str {
         match self {
             Self::Mapping => "mappings",
@@ -38,7 +38,7 @@ impl JmlConfigKind {
         }
     }
 
-    /// The audit trail's target type.
+    /// Returns the audit trail's target type.
     fn target_type(self) -> &'static str {
         match self {
             Self::Mapping => "jml_mapping",

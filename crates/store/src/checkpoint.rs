@@ -3,10 +3,12 @@
 //! By default SQLite checkpoints inside the commit that pushes the WAL past 1,000 pages. Every few hundred writes,
 //! that commit also copies the WAL into the database file and waits for the disk, and every transaction batched
 //! behind it on the single writer waits too. A task with its own connection therefore checkpoints in
-//! `PASSIVE` mode at a fixed interval, which blocks neither the writer nor the readers. The writer keeps an
-//! automatic checkpoint at a much larger WAL size ([`WRITER_AUTOCHECKPOINT_PAGES`]): a passive checkpoint cannot
-//! restart the WAL while writes continue, and the writer's own checkpoint, which then finds most pages already
-//! copied, is what lets the next write transaction start the WAL from the beginning again.
+//! `PASSIVE` mode at a fixed interval, which blocks neither the writer nor the readers.
+//!
+//! The writer still checkpoints itself at a much larger WAL size ([`WRITER_AUTOCHECKPOINT_PAGES`]). SQLite starts
+//! the WAL from the beginning again only after a checkpoint has copied every frame, which a checkpoint from another
+//! connection rarely manages while the writer keeps appending. Without the writer's own checkpoint the WAL grew to
+//! about 800 MB under a steady benchmark load; by the time it runs, most pages are already copied.
 
 use sqlx::{Executor, SqliteConnection};
 use std::time::Duration;

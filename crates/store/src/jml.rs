@@ -26,8 +26,8 @@ pub struct JmlPlanRecord {
     pub policy_used: Option<PlanConfigRef>,
 }
 
-/// Which mapping or policy a plan used: the stored one's name and version, or neither for an uploaded file, and
-/// the hex SHA-256 of the text either way.
+/// The mapping or policy a plan used: the stored one's name and version, or neither for an uploaded file, and the
+/// hex SHA-256 of the text either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanConfigRef {
     pub name: Option<String>,
@@ -249,7 +249,7 @@ impl Conn {
 
     /// Loads the newest plan of a feed source.
     /// Finds the policy of the source's latest applied plan: one with a run that finished, or that applied at
-    /// least one person before it stopped. A plan nobody applied is a draft and decides nothing.
+    /// least one person before it stopped. A plan that no run applied is a draft and decides nothing.
     pub async fn latest_applied_jml_policy(&mut self, source: &str) -> Result<Option<AppliedPolicy>, StoreError> {
         let sql = "SELECT p.id, p.policy, p.policy_name, p.policy_version, p.policy_sha256 FROM jml_plans p \
              WHERE p.source = $1 AND (EXISTS (SELECT 1 FROM jml_runs r WHERE r.plan_id = p.id AND r.status = 'done') \
@@ -513,7 +513,7 @@ impl Store {
     }
 
     /// Loads the committed user that [`Conn::user_by_unique_id`] loads, on the synchronous SQLite reader, which
-    /// sees no write transaction's uncommitted changes. `None` on PostgreSQL or when that reader failed: the caller
+    /// reads no write transaction's uncommitted changes. `None` on PostgreSQL or when that reader failed: the caller
     /// then asks its own connection, as a caller inside a transaction must not wait for a second one.
     pub fn committed_user_by_unique_id(&self, unique_id: &str) -> Option<Result<Option<roster_domain::User>, StoreError>> {
         let folded = roster_domain::fold(unique_id);

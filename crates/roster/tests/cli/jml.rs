@@ -161,10 +161,12 @@ api_test!(stored_configs_then_plan_by_name, |server| {
     let unknown = run(&server, &["jml", "plan", &feed, "--mapping-name", "nope", "--policy", &policy]).await?;
     assert_one_error(&unknown, &["422", "\"nope\"", "mapping_name"]);
     let both = run(&server, &["jml", "plan", &feed, "--mapping", &mapping, "--mapping-name", "synthetic", "--policy", &policy]).await?;
-    assert!(!both.success && both.stderr.contains("cannot be used with"), "{}", both.describe());
+    assert!(!both.success, "a file and a name for the mapping should fail: {}", both.describe());
+    assert!(both.stderr.contains("cannot be used with"), "{}", both.describe());
 
     let deleted = run(&server, &["jml", "mappings", "delete", "synthetic"]).await?;
-    assert!(deleted.success && deleted.stderr.contains("deleted mapping synthetic"), "{}", deleted.describe());
+    assert!(deleted.success, "{}", deleted.describe());
+    assert!(deleted.stderr.contains("deleted mapping synthetic"), "{}", deleted.describe());
     let gone = run(&server, &["jml", "mappings", "get", "synthetic"]).await?;
     assert_one_error(&gone, &["404", "mapping synthetic not found"]);
 });

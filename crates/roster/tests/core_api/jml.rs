@@ -517,7 +517,7 @@ api_test!(access_review_finds_and_fixes, |server| {
     assert!(clean.data_items().is_empty(), "a fresh apply is clean: {}", clean.text);
     assert_eq!(clean.body["meta"]["reviewed"], 2);
 
-    // A draft plan with a narrower policy, never applied, changes what is approved for nobody.
+    // A draft plan with a narrower policy, never applied, changes what is approved for no one.
     let draft_policy = policy.replace("name = \"everyone\"", "name = \"everyone\"\ndepartment = \"Nowhere\"");
     assert_ne!(draft_policy, policy, "the draft policy should differ from the applied one");
     let (_, draft) = plan(&server, feed.as_bytes(), &mapping, &draft_policy, false).await?;
@@ -612,7 +612,7 @@ api_test!(unknown_time_zone_rejected, |server| {
 api_test!(clash_with_other_users_found_at_plan, |server| {
     let mapping = example("synthetic-mapping.toml")?;
     let policy = example("synthetic-policy.toml")?;
-    // Users the feed does not own: one holds E1's derived email, one E2's as user name, one the email E3's row gives.
+    // Users the feed does not own: one has E1's derived email, one E2's as user name, one the email E3's row gives.
     server.create_user(json!({ "email": "number1.person@example.com" })).await?;
     server.create_user(json!({ "email": "other@example.com", "user_name": "number2.person@example.com" })).await?;
     let holder = server.create_user(json!({ "email": "given@example.com" })).await?;
