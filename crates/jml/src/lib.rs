@@ -14,7 +14,7 @@ pub use feed::{Feed, Row, read_feed};
 pub use mapping::{CompiledMapping, FeedStatus, Mapping, Person};
 pub use plan::{
     AttributeChange, Attributes, ChangeKind, CurrentUser, Holder, Plan, PlanInput, PlanOptions, PersonChange, RoleChange,
-    PreparedFeed, Scheduled, ScheduledKind, TakenIdentifiers, UserState, compute_plan, identifiers_to_look_up,
+    PlanStream, PolicyRoles, PreparedFeed, Scheduled, ScheduledKind, TakenIdentifiers, UserState, compute_plan, identifiers_to_look_up,
 };
 pub use policy::{Grant, Policy, Subject};
 

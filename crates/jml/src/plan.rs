@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 
 use crate::error::{RowError, RowWarning};
@@ -73,7 +74,7 @@ pub struct CurrentUser {
     pub attributes: Attributes,
     pub state: UserState,
     /// The roles the user has through policy rules, with the rule behind each.
-    pub policy_roles: BTreeMap<Grant, String>,
+    pub policy_roles: PolicyRoles,
     /// Whether this feed source created or adopted the user; only such users leave when missing from a
     /// complete feed.
     pub owned: bool,
@@ -81,6 +82,47 @@ pub struct CurrentUser {
     pub scheduled: Vec<(ScheduledKind, OffsetDateTime)>,
     /// What the user's state is summarised by; a different value at apply time makes the person stale.
     pub fingerprint: String,
+}
+
+/// The roles a user has through policy rules, each with the rule behind it, in grant order. Users can share the
+/// entries, since a policy grants the same few roles to many people. A plan of 100,000 users then keeps each
+/// entry once instead of once per user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyRoles(Vec<Arc<(Grant, String)>>);
+
+impl PolicyRoles {
+    /// Builds the roles from shared entries; of two entries for one grant, the first is kept.
+    pub fn new(mut entries: Vec<Arc<(Grant, String)>>) -> Self {
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        entries.shrink_to_fit();
+        Self(entries)
+    }
+
+    /// Returns the rule behind `grant`, if the user has it through a rule.
+    pub fn get(&self, grant: &Grant) -> Option<&String> {
+        let index = self.0.binary_search_by(|entry| entry.0.cmp(grant)).ok()?;
+        self.0.get(index).map(|entry| &entry.1)
+    }
+
+    /// Returns the grants with their rules, in grant order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Grant, &String)> {
+        self.0.iter().map(|entry| (&entry.0, &entry.1))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl From<BTreeMap<Grant, String>> for PolicyRoles {
+    fn from(roles: BTreeMap<Grant, String>) -> Self {
+        Self::new(roles.into_iter().map(Arc::new).collect())
+    }
 }
 
 /// A future-dated lifecycle action.
@@ -167,6 +209,12 @@ pub struct PersonChange {
 
 impl PersonChange {
     /// Whether applying this change would do anything.
+    /// Returns the kind under which the plan's counts count this change. A change without a state change (kind
+    /// `none`) counts as an `update`.
+    pub fn counted_kind(&self) -> ChangeKind {
+        if self.kind == ChangeKind::None { ChangeKind::Update } else { self.kind }
+    }
+
     pub fn is_noop(&self) -> bool {
         self.kind == ChangeKind::None
             && self.changes.is_empty()
@@ -190,7 +238,9 @@ pub struct Plan {
     pub options: PlanOptions,
     /// Counts per change kind, plus `scheduled`, `unchanged` and `errors`.
     pub counts: BTreeMap<String, usize>,
-    /// Changes in apply order: a manager before the people who report to them. No-ops are left out.
+    /// Changes in apply order: a manager before the people who report to them. No-ops are left out. Empty in a
+    /// plan that [`PlanStream::finish`] returns, whose caller took the changes one by one.
+    #[serde(default)]
     pub changes: Vec<PersonChange>,
     pub errors: Vec<RowError>,
     pub warnings: Vec<RowWarning>,
@@ -281,7 +331,7 @@ pub struct PreparedFeed<'u> {
 }
 
 impl<'u> PreparedFeed<'u> {
-    pub fn new(mapping: &'u CompiledMapping, feed: &Feed, users: &'u [CurrentUser]) -> Self {
+    pub fn new(mapping: &'u CompiledMapping, feed: Feed, users: &'u [CurrentUser]) -> Self {
         let users_by_key: BTreeMap<String, &CurrentUser> = users.iter().map(|u| (fold(&u.unique_id), u)).collect();
         let prepared = prepare(mapping, feed, &users_by_key);
         let loaded_emails = users
@@ -299,8 +349,23 @@ impl<'u> PreparedFeed<'u> {
         assign_emails(self.mapping, &order, &self.users_by_key, &self.loaded_emails, taken).unknown
     }
 
-    /// Computes the plan.
+    /// Computes the plan with all its changes.
     pub fn plan(self, policy: &Policy, taken: &TakenIdentifiers, now: OffsetDateTime, options: PlanOptions) -> Plan {
+        let mut stream = self.stream(policy, taken, now, options);
+        let changes: Vec<PersonChange> = stream.by_ref().collect();
+        Plan { changes, ..stream.finish() }
+    }
+
+    /// Computes the plan one change at a time, in apply order, so that a caller can store a large plan's changes
+    /// as they form instead of holding them all. [`PlanStream::finish`] then gives the plan's counts, errors and
+    /// warnings.
+    pub fn stream<'p>(
+        self,
+        policy: &'p Policy,
+        taken: &TakenIdentifiers,
+        now: OffsetDateTime,
+        options: PlanOptions,
+    ) -> PlanStream<'u, 'p> {
         let Self { mapping, users, users_by_key, loaded_emails, prepared } = self;
         let Prepared { people, present, mut errors, mut warnings, manager_keys } = prepared;
         let managers: BTreeSet<String> = people
@@ -326,13 +391,57 @@ impl<'u> PreparedFeed<'u> {
             }
         }
         errors.sort_by_key(|e| e.line);
+        drop(order);
 
-        let mut changes = Vec::new();
-        for person in order {
-            let Some(email) = emails.chosen.get(&fold(&person.key)) else { continue };
-            let current = users_by_key.get(&fold(&person.key)).copied();
-            let manager_key = manager_keys.get(&person.key).cloned();
-            let is_manager = managers.contains(&fold(&person.key));
+        PlanStream {
+            mapping,
+            policy,
+            users,
+            users_by_key,
+            now,
+            options,
+            people: people.into_iter(),
+            present,
+            manager_keys,
+            managers,
+            chosen: emails.chosen,
+            errors,
+            warnings,
+            leavers: None,
+            counts: Counts::default(),
+        }
+    }
+}
+
+/// A plan being computed: an iterator over its changes in apply order, the feed's people first and then the
+/// leavers of a complete feed. Changes that change nothing are left out.
+pub struct PlanStream<'u, 'p> {
+    mapping: &'u CompiledMapping,
+    policy: &'p Policy,
+    users: &'u [CurrentUser],
+    users_by_key: BTreeMap<String, &'u CurrentUser>,
+    now: OffsetDateTime,
+    options: PlanOptions,
+    people: std::vec::IntoIter<Person>,
+    present: BTreeSet<String>,
+    manager_keys: BTreeMap<String, String>,
+    /// Folded keys of the people who manage someone in the feed.
+    managers: BTreeSet<String>,
+    chosen: BTreeMap<String, Option<String>>,
+    errors: Vec<RowError>,
+    warnings: Vec<RowWarning>,
+    /// The leavers still to yield, once the feed's people are done.
+    leavers: Option<std::vec::IntoIter<&'u CurrentUser>>,
+    counts: Counts,
+}
+
+impl Iterator for PlanStream<'_, '_> {
+    type Item = PersonChange;
+
+    fn next(&mut self) -> Option<PersonChange> {
+        for person in self.people.by_ref() {
+            let Some(email) = self.chosen.get(&fold(&person.key)) else { continue };
+            let current = self.users_by_key.get(&fold(&person.key)).copied();
             let target_attributes = Attributes {
                 first_name: person.first_name.clone(),
                 last_name: person.last_name.clone(),
@@ -342,25 +451,40 @@ impl<'u> PreparedFeed<'u> {
                 mobile_number: person.mobile_number.clone(),
                 start_date: person.start_date,
                 end_date: person.end_date,
-                manager_key,
+                manager_key: self.manager_keys.get(&person.key).cloned(),
             };
-            let desired = policy.evaluate(Subject {
+            let desired = self.policy.evaluate(Subject {
                 department: person.department.as_deref(),
                 job_title: person.job_title.as_deref(),
-                is_manager,
+                is_manager: self.managers.contains(&fold(&person.key)),
             });
-            let target = target_of(mapping, person, now);
-            let change = person_change(person, current, target_attributes, desired, target, &mut warnings);
+            let target = target_of(self.mapping, &person, self.now);
+            let change = person_change(&person, current, target_attributes, desired, target, &mut self.warnings);
             if !change.is_noop() {
-                changes.push(change);
+                self.counts.add(&change);
+                return Some(change);
             }
         }
 
-        // A row whose key cannot be read may be anyone, so a complete feed with such rows archives no one, because
-        // its missing people may be exactly those rows.
-        let keyless: Vec<u64> = errors.iter().filter(|e| e.key.is_none()).map(|e| e.line).collect();
-        if options.full_feed && let Some(first) = keyless.first() {
-            warnings.push(RowWarning {
+        if self.leavers.is_none() {
+            self.leavers = Some(self.leavers().into_iter());
+        }
+        let change = leaver_change(self.leavers.as_mut()?.next()?);
+        self.counts.add(&change);
+        Some(change)
+    }
+}
+
+impl<'u> PlanStream<'u, '_> {
+    /// Returns the users a complete feed archives, by key. A row whose key cannot be read may be anyone, so a
+    /// complete feed with such rows archives no one, because its missing people may be exactly those rows.
+    fn leavers(&mut self) -> Vec<&'u CurrentUser> {
+        if !self.options.full_feed {
+            return Vec::new();
+        }
+        let keyless: Vec<u64> = self.errors.iter().filter(|e| e.key.is_none()).map(|e| e.line).collect();
+        if let Some(first) = keyless.first() {
+            self.warnings.push(RowWarning {
                 line: *first,
                 key: String::new(),
                 message: format!(
@@ -369,21 +493,38 @@ impl<'u> PreparedFeed<'u> {
                     keyless.len()
                 ),
             });
-        } else if options.full_feed {
-            let mut leavers: Vec<&CurrentUser> = users
-                .iter()
-                .filter(|u| u.owned && u.state != UserState::Archived && !present.contains(&fold(&u.unique_id)))
-                .collect();
-            // By key rather than id: a run applies several people at once, so ids need not follow feed order.
-            leavers.sort_by(|a, b| a.unique_id.cmp(&b.unique_id).then(a.id.cmp(&b.id)));
-            for user in leavers {
-                changes.push(leaver_change(user));
-            }
+            return Vec::new();
         }
 
-        let planned = emails.chosen.len();
-        let counts = count_changes(&changes, planned, errors.len());
-        Plan { source: mapping.mapping.source.clone(), options, counts, changes, errors, warnings }
+        let mut leavers: Vec<&CurrentUser> = self
+            .users
+            .iter()
+            .filter(|u| u.owned && u.state != UserState::Archived && !self.present.contains(&fold(&u.unique_id)))
+            .collect();
+        // By key rather than id: a run applies several people at once, so ids need not follow feed order.
+        leavers.sort_by(|a, b| a.unique_id.cmp(&b.unique_id).then(a.id.cmp(&b.id)));
+        leavers
+    }
+
+    /// Returns the rows the plan leaves out, which are known before the first change.
+    pub fn errors(&self) -> &[RowError] {
+        &self.errors
+    }
+
+    /// Ends the plan, computing whatever changes the caller did not take, and returns it without its changes.
+    pub fn finish(mut self) -> Plan {
+        for _ in self.by_ref() {}
+
+        let planned = self.chosen.len();
+        let counts = self.counts.into_map(planned, self.errors.len());
+        Plan {
+            source: self.mapping.mapping.source.clone(),
+            options: self.options,
+            counts,
+            changes: Vec::new(),
+            errors: self.errors,
+            warnings: self.warnings,
+        }
     }
 }
 
@@ -395,13 +536,13 @@ pub fn identifiers_to_look_up(
     users: &[CurrentUser],
     taken: &TakenIdentifiers,
 ) -> BTreeSet<String> {
-    PreparedFeed::new(mapping, feed, users).identifiers_to_look_up(taken)
+    PreparedFeed::new(mapping, feed.clone(), users).identifiers_to_look_up(taken)
 }
 
 /// Computes the plan.
 pub fn compute_plan(input: PlanInput<'_>) -> Plan {
     let PlanInput { mapping, policy, feed, users, taken, now, options } = input;
-    PreparedFeed::new(mapping, &feed, &users).plan(policy, &taken, now, options)
+    PreparedFeed::new(mapping, feed, &users).plan(policy, &taken, now, options)
 }
 
 fn leaver_change(user: &CurrentUser) -> PersonChange {
@@ -415,46 +556,58 @@ fn leaver_change(user: &CurrentUser) -> PersonChange {
         attributes: user.attributes.clone(),
         changes: BTreeMap::new(),
         roles_added: Vec::new(),
-        roles_removed: role_changes(&user.policy_roles),
+        roles_removed: user.policy_roles.iter().map(|(grant, rule)| RoleChange { grant: grant.clone(), rule: rule.clone() }).collect(),
         scheduled: None,
         fingerprint: Some(user.fingerprint.clone()),
     }
 }
 
-/// Counts the changes per kind; `planned` is the number of feed people the plan covers (rows without errors).
-fn count_changes(changes: &[PersonChange], planned: usize, errors: usize) -> BTreeMap<String, usize> {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for kind in ["create", "update", "activate", "suspend", "restore", "archive", "scheduled"] {
-        counts.insert(kind.into(), 0);
-    }
-    for change in changes {
-        if change.kind != ChangeKind::None {
-            *counts.entry(change.kind.as_str().into()).or_default() += 1;
-        } else {
-            *counts.entry("update".into()).or_default() += 1;
-        }
+/// The changes of a plan counted per kind as they form.
+#[derive(Debug, Default)]
+struct Counts {
+    per_kind: BTreeMap<String, usize>,
+    /// Changes of people in the feed, as opposed to leavers missing from it.
+    from_feed: usize,
+}
+
+impl Counts {
+    fn add(&mut self, change: &PersonChange) {
+        *self.per_kind.entry(change.counted_kind().as_str().into()).or_default() += 1;
         if change.scheduled.is_some() {
-            *counts.entry("scheduled".into()).or_default() += 1;
+            *self.per_kind.entry("scheduled".into()).or_default() += 1;
+        }
+        if change.line.is_some() {
+            self.from_feed += 1;
         }
     }
-    counts.insert("unchanged".into(), planned.saturating_sub(changes.iter().filter(|c| c.line.is_some()).count()));
-    counts.insert("errors".into(), errors);
-    counts
+
+    /// Returns the counts per kind, plus `unchanged` and `errors`; `planned` is the number of feed people the plan
+    /// covers (rows without errors).
+    fn into_map(self, planned: usize, errors: usize) -> BTreeMap<String, usize> {
+        let mut counts = self.per_kind;
+        for kind in ["create", "update", "activate", "suspend", "restore", "archive", "scheduled"] {
+            counts.entry(kind.into()).or_default();
+        }
+        counts.insert("unchanged".into(), planned.saturating_sub(self.from_feed));
+        counts.insert("errors".into(), errors);
+        counts
+    }
 }
 
 /// Reads the rows into people, rejecting duplicated keys, resolves their managers and puts them in apply order.
-fn prepare(mapping: &CompiledMapping, feed: &Feed, users_by_key: &BTreeMap<String, &CurrentUser>) -> Prepared {
-    let mut errors = feed.errors.clone();
+fn prepare(mapping: &CompiledMapping, feed: Feed, users_by_key: &BTreeMap<String, &CurrentUser>) -> Prepared {
+    let Feed { rows, mut errors } = feed;
     let mut warnings = Vec::new();
 
     // Read rows, rejecting duplicated keys. Keys of rejected rows still count as present, so a complete feed
     // never turns a person with a bad row into a leaver.
     let mut present: BTreeSet<String> = BTreeSet::new();
     let mut first_line: BTreeMap<String, (u64, Option<String>)> = BTreeMap::new();
-    let mut people: Vec<Person> = Vec::new();
+    let mut people: Vec<Person> = Vec::with_capacity(rows.len());
     let mut duplicated: BTreeSet<String> = BTreeSet::new();
-    for row in &feed.rows {
-        match mapping.read_row(row) {
+    // Each row is freed once read, so the feed and its people are not both held whole.
+    for row in rows {
+        match mapping.read_row(&row) {
             Ok(person) => {
                 let folded = fold(&person.key);
                 present.insert(folded.clone());
@@ -497,8 +650,7 @@ fn prepare(mapping: &CompiledMapping, feed: &Feed, users_by_key: &BTreeMap<Strin
     let manager_keys = resolve_managers(&people, users_by_key, &mut warnings);
 
     let order = apply_order(&people, &manager_keys);
-    let mut slots: Vec<Option<Person>> = people.into_iter().map(Some).collect();
-    let people = order.into_iter().filter_map(|index| slots.get_mut(index).and_then(Option::take)).collect();
+    put_in_order(&mut people, &order);
     Prepared { people, present, errors, warnings, manager_keys }
 }
 
@@ -517,6 +669,31 @@ fn target_of(mapping: &CompiledMapping, person: &Person, now: OffsetDateTime) ->
         FeedStatus::Active if starts.is_some_and(|s| s > now) => Target::Pending(starts),
         FeedStatus::Active => Target::Active,
         FeedStatus::Suspended => Target::Suspended,
+    }
+}
+
+/// Moves `people` into `order`, a permutation of their indices, in place: a second list of 100,000 people would
+/// cost as much memory again.
+fn put_in_order(people: &mut [Person], order: &[usize]) {
+    // destination[i] is where the person now at i belongs. Each swap puts one person in place for good, so the
+    // loop ends. An order that is not a permutation changes nothing, and apply_order never returns one.
+    let mut destination = vec![usize::MAX; people.len()];
+    for (position, &index) in order.iter().enumerate() {
+        match destination.get_mut(index) {
+            Some(slot) if *slot == usize::MAX => *slot = position,
+            _ => return,
+        }
+    }
+    if order.len() != people.len() {
+        return;
+    }
+    for index in 0..people.len() {
+        while let Some(&target) = destination.get(index)
+            && target != index
+        {
+            people.swap(index, target);
+            destination.swap(index, target);
+        }
     }
 }
 
@@ -888,7 +1065,8 @@ fn person_change(
         (Target::Gone, _) => {
             change.kind = ChangeKind::Archive;
             change.state_after = Some(UserState::Archived);
-            change.roles_removed = role_changes(&current.policy_roles);
+            change.roles_removed =
+                current.policy_roles.iter().map(|(grant, rule)| RoleChange { grant: grant.clone(), rule: rule.clone() }).collect();
             change.attributes = current.attributes.clone();
             return change;
         }
@@ -929,7 +1107,7 @@ fn person_change(
             change.roles_added.push(RoleChange { grant: grant.clone(), rule: rule.clone() });
         }
     }
-    for (grant, rule) in &current.policy_roles {
+    for (grant, rule) in current.policy_roles.iter() {
         if roles.get(grant) != Some(rule) {
             change.roles_removed.push(RoleChange { grant: grant.clone(), rule: rule.clone() });
         }

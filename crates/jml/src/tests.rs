@@ -89,7 +89,7 @@ fn user_from(change: &PersonChange, id: i64) -> CurrentUser {
         unique_id: change.key.clone(),
         attributes: change.attributes.clone(),
         state: change.state_after.unwrap(),
-        policy_roles: roles,
+        policy_roles: roles.into(),
         owned: true,
         scheduled: change.scheduled.iter().map(|s| (s.kind, s.at)).collect(),
         fingerprint: "1".into(),
@@ -506,7 +506,7 @@ fn loaded_users_variants_skip_look_up() {
                 unique_id: n.to_string(),
                 attributes,
                 state: UserState::Active,
-                policy_roles: BTreeMap::new(),
+                policy_roles: PolicyRoles::default(),
                 owned: true,
                 scheduled: Vec::new(),
                 fingerprint: "1".into(),
@@ -520,7 +520,7 @@ fn loaded_users_variants_skip_look_up() {
         .collect();
     in_database.insert("jane.doe41@example.com".into(), Holder { user_id: 99, unique_id: None });
 
-    let prepared = PreparedFeed::new(&mapping, &feed, &users);
+    let prepared = PreparedFeed::new(&mapping, feed, &users);
     let mut taken = TakenIdentifiers::default();
     let mut asked = Vec::new();
     loop {
@@ -543,4 +543,37 @@ fn loaded_users_variants_skip_look_up() {
     let loaded_asked: Vec<&String> = asked.iter().filter(|v| users.iter().any(|u| u.attributes.email.as_ref() == Some(*v))).collect();
     assert!(loaded_asked.is_empty(), "emails the loaded users hold need no look-up, but these were asked: {loaded_asked:?}");
     assert!(asked.len() <= 8, "the joiner should need a few look-ups, not one per Jane Doe: {asked:?}");
+}
+
+#[test]
+fn policy_roles_share_entries_and_find_by_grant() {
+    let grant = |role: &str| Grant { role: role.into(), resource_type: None, resource_id: None };
+    let everyone = std::sync::Arc::new((grant("employee"), "everyone".to_string()));
+    let sales = std::sync::Arc::new((grant("crm_user"), "sales".to_string()));
+    let repeated = std::sync::Arc::new((grant("employee"), "later".to_string()));
+    let roles = PolicyRoles::new(vec![std::sync::Arc::clone(&sales), std::sync::Arc::clone(&everyone), repeated]);
+
+    assert_eq!(roles.get(&grant("employee")).map(String::as_str), Some("everyone"), "the first entry of a grant is kept");
+    assert_eq!(roles.get(&grant("crm_user")).map(String::as_str), Some("sales"));
+    assert_eq!(roles.get(&grant("admin")), None);
+    let order: Vec<&str> = roles.iter().map(|(grant, _)| grant.role.as_str()).collect();
+    assert_eq!(order, vec!["crm_user", "employee"], "entries are in grant order");
+    assert_eq!(std::sync::Arc::strong_count(&everyone), 2, "the user's roles share the entry instead of copying it");
+    let from_map: PolicyRoles = BTreeMap::from([(grant("employee"), "everyone".to_string()), (grant("crm_user"), "sales".to_string())]).into();
+    assert_eq!(from_map.iter().count(), 2);
+}
+
+#[test]
+fn manager_chains_apply_top_down() {
+    let feed = format!(
+        "{HEADER}4,\"Four, Report\",Sales,Rep,01/02/20,,Active,Lead Three,1\n\
+         5,\"Five, Alone\",Sales,Rep,01/02/20,,Active,,1\n\
+         3,\"Three, Lead\",Sales,Lead,01/02/20,,Active,Head Two,1\n\
+         6,\"Six, Report\",Sales,Rep,01/02/20,,Active,Head Two,1\n\
+         2,\"Two, Head\",Sales,Head,01/02/20,,Active,Chief One,1\n\
+         1,\"One, Chief\",Sales,Chief,01/02/20,,Active,,1\n"
+    );
+    let plan = plan(&feed, vec![], false);
+    let order: Vec<&str> = plan.changes.iter().map(|c| c.key.as_str()).collect();
+    assert_eq!(order, vec!["1", "2", "3", "4", "5", "6"], "each manager comes before their reports, others keep feed order");
 }

@@ -6,10 +6,12 @@ use roster_domain::{
     Change, Changes, LifecycleState, RoleAssignment, RoleKey, RoleSource, RoleType, Scope, Timestamp, User,
 };
 use roster_jml::{
-    Attributes, ChangeKind, CurrentUser, Grant, Holder, Mapping, PersonChange, Plan, PlanOptions, Policy, PreparedFeed,
-    RoleChange, ScheduledKind, TakenIdentifiers, UserState, read_mapped_feed,
+    Attributes, ChangeKind, CurrentUser, Grant, Holder, Mapping, PersonChange, Plan, PlanOptions, PlanStream, Policy,
+    PolicyRoles, PreparedFeed, RoleChange, ScheduledKind, TakenIdentifiers, UserState, read_mapped_feed,
 };
-use roster_store::{Conn, JmlPlanRecord, JmlRunRecord, NewJmlPlan, PlanConfigRef, ScheduledAction};
+use roster_store::{
+    Conn, JmlPlanRecord, JmlRunRecord, NewJmlPlan, NewPlanChange, PlanChangesQuery, PlanConfigRef, PlanSummary, ScheduledAction,
+};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -83,10 +85,11 @@ pub enum ChangeSelection {
 }
 
 impl ChangeSelection {
-    fn selects(&self, change: &PersonChange) -> bool {
+    /// Returns the name under which the plan's counts count the selected changes.
+    fn count_name(&self) -> &'static str {
         match self {
-            Self::Kind(kind) => counted_kind(change.kind) == *kind,
-            Self::Scheduled => change.scheduled.is_some(),
+            Self::Kind(kind) => kind.as_str(),
+            Self::Scheduled => "scheduled",
         }
     }
 }
@@ -219,21 +222,23 @@ impl Roster {
     /// `users:write`, since the plan is the first step of a change.
     pub async fn create_jml_plan(&self, actor: &Actor, request: PlanRequest) -> Result<StoredPlan> {
         actor.require(Scope::UsersWrite)?;
+        let PlanRequest { mapping, policy, feed, full_feed } = request;
         let (mapping_text, mapping_used, policy_text, policy_used) = {
             let mut conn = self.store.read().await?;
-            let (mapping_text, mapping_used) = self.resolve_config(&mut conn, JmlConfigKind::Mapping, request.mapping).await?;
-            let (policy_text, policy_used) = self.resolve_config(&mut conn, JmlConfigKind::Policy, request.policy).await?;
+            let (mapping_text, mapping_used) = self.resolve_config(&mut conn, JmlConfigKind::Mapping, mapping).await?;
+            let (policy_text, policy_used) = self.resolve_config(&mut conn, JmlConfigKind::Policy, policy).await?;
             (mapping_text, mapping_used, policy_text, policy_used)
         };
 
         let mapping = Mapping::parse(&mapping_text).map_err(|e| invalid("mapping", &e))?;
         let policy = Policy::parse(&policy_text).map_err(|e| invalid("policy", &e))?;
         let started = std::time::Instant::now();
-        let feed = read_mapped_feed(&request.feed, &mapping).map_err(|e| invalid("feed", &e))?;
-        let options = PlanOptions { full_feed: request.full_feed };
+        let mapped = read_mapped_feed(&feed, &mapping).map_err(|e| invalid("feed", &e))?;
+        drop(feed);
+        let options = PlanOptions { full_feed };
 
-        let plan = self.compute(&mapping, &policy, feed, options).await?;
-        let stored = self.store_plan(actor, plan, &policy_text, Some(mapping_used), Some(policy_used)).await?;
+        let configs = PlanConfigs { policy_text: &policy_text, mapping_used: Some(mapping_used), policy_used: Some(policy_used) };
+        let stored = self.form_plan(actor, &mapping, &policy, mapped, options, configs, RowErrors::Keep).await?;
         tracing::info!(
             plan_id = stored.id,
             changes = stored.change_count,
@@ -244,14 +249,59 @@ impl Roster {
         Ok(stored)
     }
 
-    async fn compute(
+    /// Computes a plan and stores it as it forms: the plan's row, then its changes in batches, each batch in its
+    /// own transaction, then its summary, which makes it readable. Only one batch of changes is in memory at a
+    /// time. A plan whose forming fails is deleted.
+    #[allow(clippy::too_many_arguments)]
+    async fn form_plan(
         &self,
+        actor: &Actor,
         mapping: &roster_jml::CompiledMapping,
         policy: &Policy,
         feed: roster_jml::Feed,
         options: PlanOptions,
-    ) -> Result<Plan> {
-        let source = mapping.mapping.source.clone();
+        configs: PlanConfigs<'_>,
+        row_errors: RowErrors,
+    ) -> Result<StoredPlan> {
+        let users = self.current_users(&mapping.mapping.source, policy).await?;
+        let prepared = PreparedFeed::new(mapping, feed, &users);
+        let taken = self.look_up_identifiers(&prepared).await?;
+        let mut stream = prepared.stream(policy, &taken, self.clock.now().as_datetime(), options);
+        if row_errors == RowErrors::Reject
+            && let Some(error) = stream.errors().first()
+        {
+            return Err(ServiceError::field("person", "invalid", error.reason.clone()));
+        }
+
+        let now = self.clock.now();
+        let id = self.insert_unformed_plan(actor, &mapping.mapping.source, &configs, now).await?;
+        let formed = match self.write_plan_changes(id, &mut stream).await {
+            Ok(change_count) => self.form_stored_plan(id, stream.finish(), change_count).await,
+            Err(error) => Err(error),
+        };
+        let (plan, change_count) = match formed {
+            Ok(formed) => formed,
+            Err(error) => {
+                self.discard_unformed_plan(id).await;
+                return Err(error);
+            }
+        };
+
+        Ok(StoredPlan {
+            id,
+            created_at: now,
+            created_by: actor.name.clone(),
+            plan,
+            change_count,
+            runs: Vec::new(),
+            mapping_used: configs.mapping_used,
+            policy_used: configs.policy_used,
+        })
+    }
+
+    /// Loads the users a plan compares the feed with: every user with a `unique_id` that is not deleted, with the
+    /// roles policy rules granted it and the activations and archives scheduled for it.
+    async fn current_users(&self, source: &str, policy: &Policy) -> Result<Vec<CurrentUser>> {
         let mut conn = self.store.read().await?;
         check_policy_roles(policy, &conn.list_role_types().await?)?;
 
@@ -262,34 +312,36 @@ impl Roster {
         }
         drop(conn);
 
-        let records = self.store.jml_users(&source).await?;
-        let mut policy_roles: HashMap<i64, BTreeMap<Grant, String>> = HashMap::new();
-        for grant in self.store.policy_grants().await? {
-            let role = Grant { role: grant.role_type_name, resource_type: grant.resource_type, resource_id: grant.resource_id };
-            policy_roles.entry(grant.user_id).or_default().insert(role, grant.rule.unwrap_or_default());
-        }
-
-        let users: Vec<CurrentUser> = records
-            .into_iter()
-            .filter_map(|record| {
-                let user = record.user;
-                let state = state_of(user.status)?;
+        // Grants first: their rows are the most numerous, and their memory is free again before users load.
+        let grants = self.store.fold_policy_grants(GrantIndex::default(), GrantIndex::add).await?;
+        let policy_roles = grants.by_user;
+        let users = self
+            .store
+            .jml_users(source, move |record| {
+                let state = state_of(record.status)?;
                 Some(CurrentUser {
-                    id: user.id,
-                    unique_id: user.unique_id.clone()?,
-                    attributes: attributes_of(&user, record.manager_unique_id),
+                    id: record.id,
+                    unique_id: record.unique_id,
+                    attributes: Attributes {
+                        first_name: record.first_name,
+                        last_name: record.last_name,
+                        email: record.email,
+                        job_title: record.job_title,
+                        department: record.department,
+                        mobile_number: record.mobile_number,
+                        start_date: record.start_date,
+                        end_date: record.end_date,
+                        manager_key: record.manager_unique_id,
+                    },
                     state,
-                    policy_roles: policy_roles.remove(&user.id).unwrap_or_default(),
+                    policy_roles: PolicyRoles::new(policy_roles.get(&record.id).cloned().unwrap_or_default()),
                     owned: record.owned,
-                    scheduled: scheduled.remove(&user.id).unwrap_or_default(),
-                    fingerprint: user.version.to_string(),
+                    scheduled: scheduled.get(&record.id).cloned().unwrap_or_default(),
+                    fingerprint: record.version.to_string(),
                 })
             })
-            .collect();
-        let prepared = PreparedFeed::new(mapping, &feed, &users);
-        let taken = self.look_up_identifiers(&prepared).await?;
-
-        Ok(prepared.plan(policy, &taken, self.clock.now().as_datetime(), options))
+            .await?;
+        Ok(users)
     }
 
     /// Looks up the emails and user names the plan probes, in rounds of batched queries. The first round queries
@@ -318,44 +370,77 @@ impl Roster {
         }
     }
 
-    async fn store_plan(
-        &self,
-        actor: &Actor,
-        mut plan: Plan,
-        policy: &str,
-        mapping_used: Option<PlanConfigRef>,
-        policy_used: Option<PlanConfigRef>,
-    ) -> Result<StoredPlan> {
-        let body = serde_json::to_string(&plan).map_err(|e| ServiceError::Internal(format!("serialising a plan failed: {e}")))?;
-        // Freed before the insert copies the body, which is when a large plan's memory peaks.
-        let change_count = plan.changes.len();
-        plan.changes = Vec::new();
-        let now = self.clock.now();
+    /// Inserts the plan's row, unformed, after deleting plans that were left unformed a day ago or earlier.
+    async fn insert_unformed_plan(&self, actor: &Actor, source: &str, configs: &PlanConfigs<'_>, now: Timestamp) -> Result<i64> {
         let record = NewJmlPlan {
-            source: &plan.source,
+            source,
             created_at: now,
             created_by: &actor.name,
-            has_errors: !plan.errors.is_empty(),
-            policy,
-            body: &body,
-            mapping_used: mapping_used.as_ref(),
-            policy_used: policy_used.as_ref(),
+            policy: configs.policy_text,
+            mapping_used: configs.mapping_used.as_ref(),
+            policy_used: configs.policy_used.as_ref(),
         };
+        let abandoned_before = Timestamp::from_datetime(now.as_datetime() - time::Duration::days(1));
 
         let mut conn = self.store.begin().await?;
+        let abandoned = conn.delete_unformed_jml_plans(abandoned_before).await?;
         let id = conn.insert_jml_plan(&record).await?;
         conn.commit().await?;
 
-        Ok(StoredPlan {
-            id,
-            created_at: now,
-            created_by: actor.name.clone(),
-            plan,
-            change_count,
-            runs: Vec::new(),
-            mapping_used,
-            policy_used,
-        })
+        if abandoned > 0 {
+            tracing::warn!(plans = abandoned, "deleted JML plans left unformed for a day");
+        }
+        Ok(id)
+    }
+
+    /// Writes the stream's changes in batches of [`PLAN_WRITE_BATCH`], each in its own transaction, and returns how
+    /// many it wrote.
+    async fn write_plan_changes(&self, id: i64, stream: &mut PlanStream<'_, '_>) -> Result<usize> {
+        let mut written = 0;
+        loop {
+            let mut batch = Vec::with_capacity(PLAN_WRITE_BATCH);
+            for change in stream.by_ref().take(PLAN_WRITE_BATCH) {
+                written += 1;
+                batch.push(plan_change_row(written, &change)?);
+            }
+            if batch.is_empty() {
+                return Ok(written);
+            }
+
+            let mut conn = self.store.begin().await?;
+            conn.insert_jml_plan_changes(id, &batch).await?;
+            conn.commit().await?;
+        }
+    }
+
+    /// Writes the plan's summary, which makes it readable, and returns the plan and its number of changes.
+    async fn form_stored_plan(&self, id: i64, plan: Plan, change_count: usize) -> Result<(Plan, usize)> {
+        let body = serde_json::to_string(&plan).map_err(|e| ServiceError::Internal(format!("serialising a plan failed: {e}")))?;
+        let summary = PlanSummary {
+            has_errors: !plan.errors.is_empty(),
+            body: &body,
+            change_count: i64::try_from(change_count).unwrap_or(i64::MAX),
+        };
+
+        let mut conn = self.store.begin().await?;
+        if !conn.form_jml_plan(id, &summary).await? {
+            return Err(ServiceError::Internal(format!("plan {id} vanished while it formed")));
+        }
+        conn.commit().await?;
+        Ok((plan, change_count))
+    }
+
+    /// Deletes a plan whose forming failed. A failure here is logged, not returned: the caller returns the error
+    /// that stopped the plan, and a later plan deletes what is left a day on.
+    async fn discard_unformed_plan(&self, id: i64) {
+        let deleted = async {
+            let mut conn = self.store.begin().await?;
+            conn.delete_unformed_jml_plan(id).await?;
+            conn.commit().await
+        };
+        if let Err(error) = deleted.await {
+            tracing::error!(plan_id = id, error = %error, "deleting a JML plan whose forming failed failed");
+        }
     }
 
     /// Loads a stored plan and its runs. Requires `users:read`.
@@ -364,13 +449,13 @@ impl Roster {
         let mut conn = self.store.read().await?;
         let record = conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?;
         let runs = conn.jml_runs_of_plan(id).await?;
-        let (plan, change_count) = parse_plan_summary(&record)?;
+        let plan = parse_plan(&record)?;
         Ok(StoredPlan {
             id,
             created_at: record.created_at,
             created_by: record.created_by,
             plan,
-            change_count,
+            change_count: usize::try_from(record.change_count).unwrap_or(0),
             runs,
             mapping_used: record.mapping_used,
             policy_used: record.policy_used,
@@ -378,31 +463,33 @@ impl Roster {
     }
 
     /// Lists a page of a stored plan's changes in apply order, optionally of one kind. Requires `users:read`.
-    ///
-    /// NOTE: each page parses the whole stored plan, so a page of a large plan costs as much work as the plan's
-    /// size, though it returns only the page.
     pub async fn list_jml_plan_changes(&self, actor: &Actor, id: i64, query: ChangesQuery) -> Result<ChangesPage> {
         actor.require(Scope::UsersRead)?;
-        let record = {
-            let mut conn = self.store.read().await?;
-            conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?
-        };
+        let mut conn = self.store.read().await?;
+        let record = conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?;
         let plan = parse_plan(&record)?;
 
-        let wanted = |change: &PersonChange| query.kind.is_none_or(|selection| selection.selects(change));
-        let total = plan.changes.iter().filter(|change| wanted(change)).count();
-
-        let after = query.after.unwrap_or(0);
+        let total = match query.kind {
+            None => usize::try_from(record.change_count).unwrap_or(0),
+            Some(selection) => plan.counts.get(selection.count_name()).copied().unwrap_or(0),
+        };
         let limit = query.limit.clamp(1, MAX_CHANGES_PAGE);
-        let mut selected: Vec<(usize, PersonChange)> = plan
-            .changes
-            .into_iter()
-            .enumerate()
-            .map(|(index, change)| (index + 1, change))
-            .filter(|(position, change)| *position > after && wanted(change))
-            .skip(query.offset)
-            .take(limit + 1)
-            .collect();
+        let rows = conn
+            .jml_plan_changes(
+                id,
+                &PlanChangesQuery {
+                    after: i64::try_from(query.after.unwrap_or(0)).unwrap_or(i64::MAX),
+                    kind: match query.kind {
+                        Some(ChangeSelection::Kind(kind)) => Some(kind.as_str()),
+                        _ => None,
+                    },
+                    scheduled_only: query.kind == Some(ChangeSelection::Scheduled),
+                    offset: i64::try_from(query.offset).unwrap_or(i64::MAX),
+                    limit: i64::try_from(limit + 1).unwrap_or(i64::MAX),
+                },
+            )
+            .await?;
+        let mut selected = parse_changes(id, rows)?;
 
         let has_more = selected.len() > limit;
         selected.truncate(limit);
@@ -423,11 +510,11 @@ impl Roster {
     ///
     /// Earlier runs of the plan that still say `running`, such as one whose server died, become `interrupted`.
     pub async fn apply_jml_plan(&self, actor: &Actor, id: i64, options: ApplyOptions) -> Result<JmlRunRecord> {
-        let (record, plan, run_id) = self.start_run(actor, id, options).await?;
+        let (record, run_id) = self.start_run(actor, id, options).await?;
         let roster = self.clone();
         let actor = actor.clone();
         tokio::spawn(async move {
-            if let Err(error) = roster.execute_run(&actor, &record, plan, run_id).await {
+            if let Err(error) = roster.execute_run(&actor, &record, run_id).await {
                 tracing::error!(run_id, error = %error, "JML run failed");
                 let _ = roster.finish_run(run_id, "failed", &json!({}), Some(&error.to_string())).await;
             }
@@ -436,13 +523,13 @@ impl Roster {
         conn.jml_run(run_id).await?.ok_or_else(|| ServiceError::Internal("a new run vanished".into()))
     }
 
-    async fn start_run(&self, actor: &Actor, id: i64, options: ApplyOptions) -> Result<(JmlPlanRecord, Plan, i64)> {
+    async fn start_run(&self, actor: &Actor, id: i64, options: ApplyOptions) -> Result<(JmlPlanRecord, i64)> {
         actor.require(Scope::UsersWrite)?;
         actor.require(Scope::RolesWrite)?;
         let mut conn = self.store.read().await?;
         let mut record = conn.jml_plan(id).await?.ok_or_else(|| ServiceError::not_found("plan", id))?;
         let plan = parse_plan(&record)?;
-        // The run needs only the parsed plan, and the text of a large plan is as big again.
+        // The run reads the plan's changes page by page and needs nothing of its summary.
         record.body = String::new();
         if !plan.errors.is_empty() && !options.skip_invalid {
             return Err(ServiceError::Conflict {
@@ -455,7 +542,7 @@ impl Roster {
             });
         }
 
-        let leavers = plan.changes.iter().filter(|c| c.kind == ChangeKind::Archive).count();
+        let leavers = plan.counts.get(ChangeKind::Archive.as_str()).copied().unwrap_or(0);
         let active = conn.count_users_in_state(LifecycleState::Active).await?;
         let limit = self.jml_settings.mass_leaver_percent;
         #[allow(clippy::cast_precision_loss)]
@@ -476,8 +563,8 @@ impl Roster {
         conn.interrupt_jml_runs(id, self.clock.now()).await?;
         let run_id = conn.insert_jml_run(id, "running", self.clock.now(), &actor.name).await?;
         conn.commit().await?;
-        tracing::info!(plan_id = id, run_id, changes = plan.changes.len(), "started JML run");
-        Ok((record, plan, run_id))
+        tracing::info!(plan_id = id, run_id, changes = record.change_count, "started JML run");
+        Ok((record, run_id))
     }
 
     async fn finish_run(&self, run_id: i64, status: &str, counts: &Value, message: Option<&str>) -> Result<()> {
@@ -487,59 +574,71 @@ impl Roster {
         Ok(())
     }
 
-    async fn execute_run(&self, actor: &Actor, record: &JmlPlanRecord, plan: Plan, run_id: i64) -> Result<Value> {
+    /// Applies the plan's changes a page at a time, in apply order, and records the run's result.
+    async fn execute_run(&self, actor: &Actor, record: &JmlPlanRecord, run_id: i64) -> Result<Value> {
         let role_types: HashMap<String, RoleType> = {
             let mut conn = self.store.read().await?;
             conn.list_role_types().await?.into_iter().map(|rt| (rt.name.clone(), rt)).collect()
         };
-        let mut counts: BTreeMap<&str, u64> =
-            [("applied", 0), ("stale", 0), ("already_applied", 0), ("failed", 0)].into_iter().collect();
-        let mut failures = Vec::new();
-        let mut stale = Vec::new();
-
-        let total = plan.changes.len();
-        let changes: Vec<Arc<PersonChange>> = plan.changes.into_iter().map(Arc::new).collect();
-        let concurrency = apply_concurrency();
         let shared = Arc::new(RunShared { actor: actor.clone(), record: record.clone(), role_types, run_id });
-        let mut done = 0;
-        for wave in apply_waves(&changes) {
-            // Each person still commits alone; running several at once lets their commits share one SQLite batch
-            // (group commit) or use several PostgreSQL connections. Results are taken in plan order.
-            let mut in_flight = InFlight::default();
-            let mut pending = wave.into_iter();
-            loop {
-                while in_flight.len() < concurrency
-                    && let Some(change) = pending.next()
-                {
-                    in_flight.spawn(self.clone(), Arc::clone(&shared), Arc::clone(change));
-                }
-                let Some((change, outcome)) = in_flight.next().await? else { break };
-                match outcome? {
-                    Outcome::Applied => *counts.entry("applied").or_default() += 1,
-                    Outcome::AlreadyApplied => *counts.entry("already_applied").or_default() += 1,
-                    Outcome::Stale => {
-                        *counts.entry("stale").or_default() += 1;
-                        stale.push(change.key.clone());
-                    }
-                    Outcome::Failed(reason) => {
-                        *counts.entry("failed").or_default() += 1;
-                        tracing::warn!(run_id, line = change.line, reason = %reason, "JML person change failed");
-                        failures.push(json!({ "key": change.key, "line": change.line, "reason": reason }));
-                    }
-                }
-                done += 1;
-                crash_point(done);
-                if done % 100 == 0 {
-                    let progress = run_counts(&counts, total, &failures, &stale);
-                    self.finish_run(run_id, "running", &progress, None).await?;
-                }
+        let mut tally = RunTally::new(usize::try_from(record.change_count).unwrap_or(0));
+
+        let mut after = 0;
+        loop {
+            let page = self.apply_page(record.id, after).await?;
+            let Some((last, _)) = page.last() else { break };
+            after = *last;
+            let changes: Vec<Arc<PersonChange>> = page.into_iter().map(|(_, change)| Arc::new(change)).collect();
+            // A page ends every wave before the next page starts, so a manager on an earlier page has committed.
+            for wave in apply_waves(&changes) {
+                self.apply_wave(&shared, wave, &mut tally).await?;
             }
         }
 
-        let result = run_counts(&counts, total, &failures, &stale);
+        let result = tally.result();
         self.finish_run(run_id, "done", &result, None).await?;
-        tracing::info!(run_id, applied = counts["applied"], stale = counts["stale"], failed = counts["failed"], "finished JML run");
+        tracing::info!(run_id, applied = tally.applied, stale = tally.stale.len(), failed = tally.failures.len(), "finished JML run");
         Ok(result)
+    }
+
+    /// Reads the changes of a plan's run that follow position `after`, [`APPLY_PAGE`] of them.
+    async fn apply_page(&self, plan_id: i64, after: i64) -> Result<Vec<(i64, PersonChange)>> {
+        let query = PlanChangesQuery {
+            after,
+            kind: None,
+            scheduled_only: false,
+            offset: 0,
+            limit: i64::try_from(apply_page_size()).unwrap_or(i64::MAX),
+        };
+        let rows = {
+            let mut conn = self.store.read().await?;
+            conn.jml_plan_changes(plan_id, &query).await?
+        };
+        let changes = parse_changes(plan_id, rows)?;
+        Ok(changes.into_iter().map(|(position, change)| (i64::try_from(position).unwrap_or(i64::MAX), change)).collect())
+    }
+
+    /// Applies one wave of changes, several at once, and tallies their outcomes in plan order.
+    async fn apply_wave(&self, shared: &Arc<RunShared>, wave: Vec<&Arc<PersonChange>>, tally: &mut RunTally) -> Result<()> {
+        // Each person still commits alone; running several at once lets their commits share one SQLite batch
+        // (group commit) or use several PostgreSQL connections.
+        let concurrency = apply_concurrency();
+        let mut in_flight = InFlight::default();
+        let mut pending = wave.into_iter();
+        loop {
+            while in_flight.len() < concurrency
+                && let Some(change) = pending.next()
+            {
+                in_flight.spawn(self.clone(), Arc::clone(shared), Arc::clone(change));
+            }
+            let Some((change, outcome)) = in_flight.next().await? else { return Ok(()) };
+            tally.add(shared.run_id, &change, outcome?);
+
+            crash_point(tally.done);
+            if tally.done.is_multiple_of(100) {
+                self.finish_run(shared.run_id, "running", &tally.result(), None).await?;
+            }
+        }
     }
 
     /// Applies one person's change in its own transaction with its audit entry, or records why not.
@@ -867,13 +966,10 @@ impl Roster {
         let feed = roster_jml::Feed { rows: vec![roster_jml::Row::new(1, fields)], errors: Vec::new() };
 
         // NOTE: the plan sees only this person, so `is_manager` rules hold only through the feed's later plans.
-        let plan = self.compute(&mapping, &policy, feed, PlanOptions::default()).await?;
-        if let Some(error) = plan.errors.first() {
-            return Err(ServiceError::field("person", "invalid", error.reason.clone()));
-        }
-        let stored = self.store_plan(actor, plan, &policy_text, None, policy_used).await?;
-        let (record, plan, run_id) = self.start_run(actor, stored.id, ApplyOptions { skip_invalid: false, allow_mass_leavers: true }).await?;
-        self.execute_run(actor, &record, plan, run_id).await?;
+        let configs = PlanConfigs { policy_text: &policy_text, mapping_used: None, policy_used };
+        let stored = self.form_plan(actor, &mapping, &policy, feed, PlanOptions::default(), configs, RowErrors::Reject).await?;
+        let (record, run_id) = self.start_run(actor, stored.id, ApplyOptions { skip_invalid: false, allow_mass_leavers: true }).await?;
+        self.execute_run(actor, &record, run_id).await?;
         let mut conn = self.store.read().await?;
         let run = conn.jml_run(run_id).await?.ok_or_else(|| ServiceError::Internal("a finished run vanished".into()))?;
         Ok((stored, run))
@@ -940,10 +1036,119 @@ impl Roster {
     }
 }
 
-/// Returns the kind a change counts as in a plan's counts: a change without a state change (kind `none`) counts
-/// as an `update`.
-fn counted_kind(kind: ChangeKind) -> ChangeKind {
-    if kind == ChangeKind::None { ChangeKind::Update } else { kind }
+/// The policy grants of every user, each distinct grant and rule held once and shared by its users.
+#[derive(Debug, Clone, Default)]
+struct GrantIndex {
+    shared: HashMap<(Grant, String), Arc<(Grant, String)>>,
+    by_user: HashMap<i64, Vec<Arc<(Grant, String)>>>,
+}
+
+impl GrantIndex {
+    fn add(&mut self, grant: roster_store::PolicyGrant) {
+        let role = Grant { role: grant.role_type_name, resource_type: grant.resource_type, resource_id: grant.resource_id };
+        let entry = (role, grant.rule.unwrap_or_default());
+        let entry = match self.shared.get(&entry) {
+            Some(shared) => Arc::clone(shared),
+            None => Arc::clone(self.shared.entry(entry.clone()).or_insert_with(|| Arc::new(entry))),
+        };
+        self.by_user.entry(grant.user_id).or_default().push(entry);
+    }
+}
+
+/// Changes of a plan written in one transaction while the plan forms: about a megabyte of JSON.
+const PLAN_WRITE_BATCH: usize = 1000;
+
+/// Changes of a plan that a run reads at once.
+const APPLY_PAGE: usize = 2000;
+
+/// Returns how many changes a run reads at once. Debug builds take `ROSTER_TEST_JML_APPLY_PAGE`, so that tests
+/// cross page boundaries with a few people.
+fn apply_page_size() -> usize {
+    #[cfg(debug_assertions)]
+    if let Some(size) = std::env::var("ROSTER_TEST_JML_APPLY_PAGE").ok().and_then(|v| v.parse::<usize>().ok()) {
+        return size.max(1);
+    }
+    APPLY_PAGE
+}
+
+/// The mapping and policy a plan is computed with, as the plan records them.
+struct PlanConfigs<'a> {
+    policy_text: &'a str,
+    mapping_used: Option<PlanConfigRef>,
+    policy_used: Option<PlanConfigRef>,
+}
+
+/// The handling of rows that the engine rejects while a plan forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowErrors {
+    /// Store them with the plan, which a run then applies only with `skip_invalid`.
+    Keep,
+    /// Store nothing and return the first one, as a webhook event of one person does.
+    Reject,
+}
+
+/// Returns a change as the row that stores it, at `position` in apply order.
+fn plan_change_row(position: usize, change: &PersonChange) -> Result<NewPlanChange> {
+    let body = serde_json::to_string(change).map_err(|e| ServiceError::Internal(format!("serialising a plan change failed: {e}")))?;
+    Ok(NewPlanChange {
+        position: i64::try_from(position).unwrap_or(i64::MAX),
+        kind: change.counted_kind().as_str().to_string(),
+        scheduled: change.scheduled.is_some(),
+        body,
+    })
+}
+
+/// Parses stored changes of plan `plan_id`, keeping their positions.
+fn parse_changes(plan_id: i64, rows: Vec<(i64, String)>) -> Result<Vec<(usize, PersonChange)>> {
+    rows.into_iter()
+        .map(|(position, body)| {
+            let change = serde_json::from_str(&body)
+                .map_err(|e| ServiceError::Internal(format!("change {position} of plan {plan_id} is unreadable: {e}")))?;
+            Ok((usize::try_from(position).unwrap_or(0), change))
+        })
+        .collect()
+}
+
+/// The outcomes of a run so far.
+struct RunTally {
+    total: usize,
+    done: usize,
+    applied: u64,
+    already_applied: u64,
+    failures: Vec<Value>,
+    stale: Vec<String>,
+}
+
+impl RunTally {
+    fn new(total: usize) -> Self {
+        Self { total, done: 0, applied: 0, already_applied: 0, failures: Vec::new(), stale: Vec::new() }
+    }
+
+    fn add(&mut self, run_id: i64, change: &PersonChange, outcome: Outcome) {
+        match outcome {
+            Outcome::Applied => self.applied += 1,
+            Outcome::AlreadyApplied => self.already_applied += 1,
+            Outcome::Stale => self.stale.push(change.key.clone()),
+            Outcome::Failed(reason) => {
+                tracing::warn!(run_id, line = change.line, reason = %reason, "JML person change failed");
+                self.failures.push(json!({ "key": change.key, "line": change.line, "reason": reason }));
+            }
+        }
+        self.done += 1;
+    }
+
+    /// Returns the run's counts as they are stored with it.
+    fn result(&self) -> Value {
+        json!({
+            "total": self.total,
+            "applied": self.applied,
+            "stale": self.stale.len(),
+            "already_applied": self.already_applied,
+            "failed": self.failures.len(),
+            "failures": self.failures,
+            "stale_keys": self.stale,
+        })
+    }
 }
 
 /// Most person changes of one run in flight at once. Beyond about 8, SQLite batches gain little because its
@@ -1036,87 +1241,8 @@ fn add_plan_fields(changes: &mut Changes, plan_id: i64, scheduled: Option<i64>) 
     }
 }
 
-fn run_counts(counts: &BTreeMap<&str, u64>, total: usize, failures: &[Value], stale: &[String]) -> Value {
-    json!({
-        "total": total,
-        "applied": counts.get("applied"),
-        "stale": counts.get("stale"),
-        "already_applied": counts.get("already_applied"),
-        "failed": counts.get("failed"),
-        "failures": failures,
-        "stale_keys": stale,
-    })
-}
-
 fn parse_plan(record: &JmlPlanRecord) -> Result<Plan> {
     serde_json::from_str(&record.body).map_err(|e| ServiceError::Internal(format!("plan {} is unreadable: {e}", record.id)))
-}
-
-/// Reads a stored plan without its changes, which it only counts, and returns the plan and that count.
-fn parse_plan_summary(record: &JmlPlanRecord) -> Result<(Plan, usize)> {
-    let summary: PlanSummary = serde_json::from_str(&record.body)
-        .map_err(|e| ServiceError::Internal(format!("plan {} is unreadable: {e}", record.id)))?;
-    let plan = Plan {
-        source: summary.source,
-        options: summary.options,
-        counts: summary.counts,
-        changes: Vec::new(),
-        errors: summary.errors,
-        warnings: summary.warnings,
-    };
-    Ok((plan, summary.changes.0))
-}
-
-/// A stored plan's fields with its changes counted, not kept.
-#[derive(serde::Deserialize)]
-struct PlanSummary {
-    source: String,
-    options: PlanOptions,
-    counts: BTreeMap<String, usize>,
-    changes: Counted,
-    errors: Vec<roster_jml::RowError>,
-    warnings: Vec<roster_jml::RowWarning>,
-}
-
-/// The length of a JSON array, read without keeping its elements.
-struct Counted(usize);
-
-impl<'de> serde::Deserialize<'de> for Counted {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct CountElements;
-
-        impl<'de> serde::de::Visitor<'de> for CountElements {
-            type Value = Counted;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-                formatter.write_str("an array")
-            }
-
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut elements: A) -> std::result::Result<Counted, A::Error> {
-                let mut count = 0;
-                while elements.next_element::<serde::de::IgnoredAny>()?.is_some() {
-                    count += 1;
-                }
-                Ok(Counted(count))
-            }
-        }
-
-        deserializer.deserialize_seq(CountElements)
-    }
-}
-
-fn attributes_of(user: &User, manager_key: Option<String>) -> Attributes {
-    Attributes {
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
-        email: user.email.clone(),
-        job_title: user.job_title.clone(),
-        department: user.department.clone(),
-        mobile_number: user.mobile_number.clone(),
-        start_date: user.start_date,
-        end_date: user.end_date,
-        manager_key,
-    }
 }
 
 /// Checks every grant of the policy against the catalogue: the role type exists and the resource fits it.

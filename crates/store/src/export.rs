@@ -2,7 +2,7 @@
 //! the audit chain and snapshot contents stay valid after an import.
 
 use crate::types::DbTime;
-use crate::{Backend, Conn, StoreError};
+use crate::{Backend, Conn, NewPlanChange, StoreError};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -205,7 +205,13 @@ pub struct JmlPlanRow {
     pub created_by: String,
     pub has_errors: i64,
     pub policy: String,
+    /// The plan's summary. Exports made before changes had rows of their own also carry the changes here.
     pub body: String,
+    /// Absent in exports made before plans were formed in steps, whose plans were all formed.
+    #[serde(default = "formed_default")]
+    pub formed: i64,
+    #[serde(default)]
+    pub change_count: i64,
     /// The stored mapping and policy the plan used; absent in exports made before they could be stored.
     #[serde(default)]
     pub mapping_name: Option<String>,
@@ -219,6 +225,20 @@ pub struct JmlPlanRow {
     pub policy_version: Option<i64>,
     #[serde(default)]
     pub policy_sha256: Option<String>,
+}
+
+fn formed_default() -> i64 {
+    1
+}
+
+/// One change of a stored plan, at its position in apply order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct JmlPlanChangeRow {
+    pub plan_id: i64,
+    pub position: i64,
+    pub kind: String,
+    pub scheduled: i64,
+    pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
@@ -268,6 +288,7 @@ pub enum ExportRecord {
     JmlFeedUsers(JmlFeedUserRow),
     JmlConfigs(JmlConfigRow),
     JmlPlans(JmlPlanRow),
+    JmlPlanChanges(JmlPlanChangeRow),
     JmlRuns(JmlRunRow),
     JmlRunItems(JmlRunItemRow),
     AuditLog(AuditRow),
@@ -288,6 +309,7 @@ pub const EXPORT_TABLES: &[&str] = &[
     "jml_feed_users",
     "jml_configs",
     "jml_plans",
+    "jml_plan_changes",
     "jml_runs",
     "jml_run_items",
     "audit_log",
@@ -345,7 +367,14 @@ impl Conn {
                 rows.into_iter().zip(after + 1..).map(|(r, key)| (key, ExportRecord::JmlFeedUsers(r))).collect()
             }
             "jml_configs" => page!(JmlConfigRow, JmlConfigs, "SELECT id, kind, name, body, version, sha256, created_at, updated_at, updated_by FROM jml_configs WHERE id > $1 ORDER BY id LIMIT $2", id),
-            "jml_plans" => page!(JmlPlanRow, JmlPlans, "SELECT id, source, created_at, created_by, has_errors, policy, body, mapping_name, mapping_version, mapping_sha256, policy_name, policy_version, policy_sha256 FROM jml_plans WHERE id > $1 ORDER BY id LIMIT $2", id),
+            "jml_plans" => page!(JmlPlanRow, JmlPlans, "SELECT id, source, created_at, created_by, has_errors, policy, body, formed, change_count, mapping_name, mapping_version, mapping_sha256, policy_name, policy_version, policy_sha256 FROM jml_plans WHERE id > $1 ORDER BY id LIMIT $2", id),
+            "jml_plan_changes" => {
+                let rows = with_conn!(self, |c| {
+                    sqlx::query_as::<_, JmlPlanChangeRow>("SELECT plan_id, position, kind, scheduled, body FROM jml_plan_changes ORDER BY plan_id, position LIMIT $2 OFFSET $1")
+                        .bind(after).bind(limit).fetch_all(c).await?
+                });
+                rows.into_iter().zip(after + 1..).map(|(r, key)| (key, ExportRecord::JmlPlanChanges(r))).collect()
+            }
             "jml_runs" => page!(JmlRunRow, JmlRuns, "SELECT id, plan_id, status, created_at, created_by, updated_at, finished_at, counts, message FROM jml_runs WHERE id > $1 ORDER BY id LIMIT $2", id),
             "jml_run_items" => {
                 let rows = with_conn!(self, |c| {
@@ -376,6 +405,7 @@ impl Conn {
             "jml_feed_users" => "SELECT COUNT(*) FROM jml_feed_users",
             "jml_configs" => "SELECT COUNT(*) FROM jml_configs",
             "jml_plans" => "SELECT COUNT(*) FROM jml_plans",
+            "jml_plan_changes" => "SELECT COUNT(*) FROM jml_plan_changes",
             "jml_runs" => "SELECT COUNT(*) FROM jml_runs",
             "jml_run_items" => "SELECT COUNT(*) FROM jml_run_items",
             "audit_log" => "SELECT COUNT(*) FROM audit_log",
@@ -458,11 +488,21 @@ impl Conn {
                     .bind(r.id).bind(&r.kind).bind(&r.name).bind(&r.body).bind(r.version).bind(&r.sha256)
                     .bind(r.created_at).bind(r.updated_at).bind(&r.updated_by).execute(c).await?;
             }),
-            ExportRecord::JmlPlans(r) => with_conn!(self, |c| {
-                sqlx::query("INSERT INTO jml_plans (id, source, created_at, created_by, has_errors, policy, body, mapping_name, mapping_version, mapping_sha256, policy_name, policy_version, policy_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
-                    .bind(r.id).bind(&r.source).bind(r.created_at).bind(&r.created_by).bind(r.has_errors).bind(&r.policy)
-                    .bind(&r.body).bind(&r.mapping_name).bind(r.mapping_version).bind(&r.mapping_sha256)
-                    .bind(&r.policy_name).bind(r.policy_version).bind(&r.policy_sha256).execute(c).await?;
+            ExportRecord::JmlPlans(r) => {
+                let (body, legacy_changes) = split_legacy_plan_body(r)?;
+                let change_count = r.change_count.max(i64::try_from(legacy_changes.len()).unwrap_or(i64::MAX));
+                with_conn!(self, |c| {
+                    sqlx::query("INSERT INTO jml_plans (id, source, created_at, created_by, has_errors, policy, body, formed, change_count, mapping_name, mapping_version, mapping_sha256, policy_name, policy_version, policy_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
+                        .bind(r.id).bind(&r.source).bind(r.created_at).bind(&r.created_by).bind(r.has_errors).bind(&r.policy)
+                        .bind(&body).bind(r.formed).bind(change_count).bind(&r.mapping_name).bind(r.mapping_version)
+                        .bind(&r.mapping_sha256).bind(&r.policy_name).bind(r.policy_version).bind(&r.policy_sha256)
+                        .execute(c).await?;
+                });
+                self.insert_jml_plan_changes(r.id, &legacy_changes).await?;
+            }
+            ExportRecord::JmlPlanChanges(r) => with_conn!(self, |c| {
+                sqlx::query("INSERT INTO jml_plan_changes (plan_id, position, kind, scheduled, body) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(r.plan_id).bind(r.position).bind(&r.kind).bind(r.scheduled).bind(&r.body).execute(c).await?;
             }),
             ExportRecord::JmlRuns(r) => with_conn!(self, |c| {
                 sqlx::query("INSERT INTO jml_runs (id, plan_id, status, created_at, created_by, updated_at, finished_at, counts, message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
@@ -531,4 +571,30 @@ impl Conn {
         }
         Ok(())
     }
+}
+
+/// Splits the changes out of the body of a plan exported before changes had rows of their own, as migration 8
+/// does for a stored plan, and returns the body without them and the changes. A plan without changes in its body
+/// comes back as it is.
+fn split_legacy_plan_body(plan: &JmlPlanRow) -> Result<(String, Vec<NewPlanChange>), StoreError> {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("plan {} has an unreadable body: {e}", plan.id));
+    let mut body: serde_json::Value = serde_json::from_str(&plan.body).map_err(corrupt)?;
+    let Some(serde_json::Value::Array(changes)) = body.get_mut("changes").filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) else {
+        return Ok((plan.body.clone(), Vec::new()));
+    };
+
+    let changes = std::mem::take(changes);
+    let rows = changes
+        .into_iter()
+        .zip(1..)
+        .map(|(change, position)| {
+            let kind = match change.get("kind").and_then(serde_json::Value::as_str) {
+                None | Some("none") => "update".to_string(),
+                Some(kind) => kind.to_string(),
+            };
+            let scheduled = change.get("scheduled").is_some_and(serde_json::Value::is_object);
+            NewPlanChange { position, kind, scheduled, body: change.to_string() }
+        })
+        .collect();
+    Ok((body.to_string(), rows))
 }

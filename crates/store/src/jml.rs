@@ -7,8 +7,10 @@ use crate::types::{DbTime, Param, SqlBuf, opt_time};
 use crate::{Conn, Store, StoreError};
 use roster_domain::Timestamp;
 use rusqlite::OptionalExtension;
+use std::sync::Arc;
 
-/// A stored plan. `body` is the plan as JSON, holding only mapped attributes.
+/// A stored plan. `body` is the plan's summary as JSON: its counts, errors and warnings, holding only mapped
+/// attributes. Its changes are rows of their own, `change_count` of them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JmlPlanRecord {
     pub id: i64,
@@ -19,6 +21,7 @@ pub struct JmlPlanRecord {
     /// The policy text the plan was computed with; webhook events of the same source reuse it.
     pub policy: String,
     pub body: String,
+    pub change_count: i64,
     /// The mapping the plan was computed with; `None` for plans made before this was recorded, and for the
     /// built-in mapping of webhook events.
     pub mapping_used: Option<PlanConfigRef>,
@@ -41,18 +44,50 @@ impl PlanConfigRef {
     }
 }
 
-/// A plan to insert.
+/// A plan to insert. It stays unformed, invisible to every reader, until [`Conn::form_jml_plan`] gives it its
+/// summary.
 #[derive(Debug, Clone, Copy)]
 pub struct NewJmlPlan<'a> {
     pub source: &'a str,
     pub created_at: Timestamp,
     pub created_by: &'a str,
-    pub has_errors: bool,
     pub policy: &'a str,
-    pub body: &'a str,
     pub mapping_used: Option<&'a PlanConfigRef>,
     pub policy_used: Option<&'a PlanConfigRef>,
 }
+
+/// A plan's summary, written when all its changes are.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanSummary<'a> {
+    pub has_errors: bool,
+    pub body: &'a str,
+    pub change_count: i64,
+}
+
+/// One change of a plan to insert: its position in apply order (from 1), the kind the plan's counts count it
+/// under, whether it schedules an action, and the change as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPlanChange {
+    pub position: i64,
+    pub kind: String,
+    pub scheduled: bool,
+    pub body: String,
+}
+
+/// A selection of a plan's changes: those after `after` in apply order, optionally of one counted kind or only
+/// the scheduled ones, skipping `offset` of them and returning at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanChangesQuery<'a> {
+    pub after: i64,
+    pub kind: Option<&'a str>,
+    pub scheduled_only: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// The maximum number of changes in one insert statement. At five parameters each, a statement stays well inside
+/// both backends' parameter limits.
+pub const PLAN_CHANGES_BATCH: usize = 500;
 
 #[derive(sqlx::FromRow)]
 struct PlanRow {
@@ -63,6 +98,7 @@ struct PlanRow {
     has_errors: i64,
     policy: String,
     body: String,
+    change_count: i64,
     mapping_name: Option<String>,
     mapping_version: Option<i64>,
     mapping_sha256: Option<String>,
@@ -81,6 +117,7 @@ impl From<PlanRow> for JmlPlanRecord {
             has_errors: row.has_errors != 0,
             policy: row.policy,
             body: row.body,
+            change_count: row.change_count,
             mapping_used: PlanConfigRef::from_columns(row.mapping_name, row.mapping_version, row.mapping_sha256),
             policy_used: PlanConfigRef::from_columns(row.policy_name, row.policy_version, row.policy_sha256),
         }
@@ -89,8 +126,8 @@ impl From<PlanRow> for JmlPlanRecord {
 
 macro_rules! plan_columns {
     () => {
-        "id, source, created_at, created_by, has_errors, policy, body, mapping_name, mapping_version, mapping_sha256, \
-         policy_name, policy_version, policy_sha256"
+        "id, source, created_at, created_by, has_errors, policy, body, change_count, mapping_name, mapping_version, \
+         mapping_sha256, policy_name, policy_version, policy_sha256"
     };
 }
 
@@ -157,10 +194,23 @@ pub struct JmlRunItem {
     pub detail: Option<String>,
 }
 
-/// A user as the planner needs it: attributes, state, version, manager key and whether `source` owns it.
-#[derive(Debug, Clone, PartialEq)]
+/// A user as a plan compares it with a feed: the attributes a mapping can set, its state and version, its
+/// manager's `unique_id`, and whether the source created or adopted it. Nothing else, since a plan keeps one
+/// for every user with a `unique_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JmlUserRecord {
-    pub user: roster_domain::User,
+    pub id: i64,
+    pub unique_id: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    pub mobile_number: Option<String>,
+    pub start_date: Option<time::Date>,
+    pub end_date: Option<time::Date>,
+    pub status: roster_domain::LifecycleState,
+    pub version: i64,
     pub manager_unique_id: Option<String>,
     pub owned: bool,
 }
@@ -213,10 +263,11 @@ macro_rules! run_columns {
 }
 
 impl Conn {
+    /// Inserts an unformed plan, with an empty summary, and returns its id.
     pub async fn insert_jml_plan(&mut self, plan: &NewJmlPlan<'_>) -> Result<i64, StoreError> {
-        let sql = "INSERT INTO jml_plans (source, created_at, created_by, has_errors, policy, body, mapping_name, \
+        let sql = "INSERT INTO jml_plans (source, created_at, created_by, has_errors, policy, body, formed, mapping_name, \
              mapping_version, mapping_sha256, policy_name, policy_version, policy_sha256) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id";
+             VALUES ($1, $2, $3, 0, $4, '{}', 0, $5, $6, $7, $8, $9, $10) RETURNING id";
         let mapping = plan.mapping_used;
         let policy = plan.policy_used;
         let id = with_conn!(self, |c| {
@@ -224,9 +275,7 @@ impl Conn {
                 .bind(plan.source)
                 .bind(DbTime(plan.created_at))
                 .bind(plan.created_by)
-                .bind(i64::from(plan.has_errors))
                 .bind(plan.policy)
-                .bind(plan.body)
                 .bind(mapping.and_then(|r| r.name.as_deref()))
                 .bind(mapping.and_then(|r| r.version))
                 .bind(mapping.map(|r| r.sha256.as_str()))
@@ -239,15 +288,99 @@ impl Conn {
         Ok(id)
     }
 
+    /// Inserts changes of an unformed plan, [`PLAN_CHANGES_BATCH`] to a statement.
+    pub async fn insert_jml_plan_changes(&mut self, plan_id: i64, changes: &[NewPlanChange]) -> Result<(), StoreError> {
+        for batch in changes.chunks(PLAN_CHANGES_BATCH) {
+            let mut buf = SqlBuf::new("INSERT INTO jml_plan_changes (plan_id, position, kind, scheduled, body) VALUES ");
+            for (index, change) in batch.iter().enumerate() {
+                buf.push(if index == 0 { "(" } else { ", (" });
+                buf.bind(Param::Int(plan_id)).push(", ");
+                buf.bind(Param::Int(change.position)).push(", ");
+                buf.bind(Param::Text(change.kind.clone())).push(", ");
+                buf.bind(Param::Int(i64::from(change.scheduled))).push(", ");
+                buf.bind(Param::Text(change.body.clone())).push(")");
+            }
+
+            let SqlBuf { sql, params } = buf;
+            with_conn!(self, |c| {
+                bind_params!(sqlx::query(sqlx::AssertSqlSafe(sql)), &params).execute(c).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes an unformed plan's summary and makes it readable. Returns false when no unformed plan has this id.
+    pub async fn form_jml_plan(&mut self, id: i64, summary: &PlanSummary<'_>) -> Result<bool, StoreError> {
+        let sql = "UPDATE jml_plans SET has_errors = $1, body = $2, change_count = $3, formed = 1 \
+             WHERE id = $4 AND formed = 0";
+        let rows = with_conn!(self, |c| {
+            sqlx::query(sql)
+                .bind(i64::from(summary.has_errors))
+                .bind(summary.body)
+                .bind(summary.change_count)
+                .bind(id)
+                .execute(c)
+                .await?
+                .rows_affected()
+        });
+        Ok(rows == 1)
+    }
+
+    /// Deletes unformed plans created before `before`, with their changes: plans whose forming failed, or whose
+    /// server stopped while forming them. Returns how many plans it deleted.
+    pub async fn delete_unformed_jml_plans(&mut self, before: Timestamp) -> Result<u64, StoreError> {
+        let changes = "DELETE FROM jml_plan_changes WHERE plan_id IN \
+             (SELECT id FROM jml_plans WHERE formed = 0 AND created_at <= $1)";
+        let plans = "DELETE FROM jml_plans WHERE formed = 0 AND created_at <= $1";
+        let deleted = with_conn!(self, |c| {
+            sqlx::query(changes).bind(DbTime(before)).execute(&mut *c).await?;
+            sqlx::query(plans).bind(DbTime(before)).execute(&mut *c).await?.rows_affected()
+        });
+        Ok(deleted)
+    }
+
+    /// Deletes an unformed plan with its changes; a formed plan is left alone.
+    pub async fn delete_unformed_jml_plan(&mut self, id: i64) -> Result<(), StoreError> {
+        let changes = "DELETE FROM jml_plan_changes WHERE plan_id = $1 AND EXISTS \
+             (SELECT 1 FROM jml_plans p WHERE p.id = $1 AND p.formed = 0)";
+        let plan = "DELETE FROM jml_plans WHERE id = $1 AND formed = 0";
+        with_conn!(self, |c| {
+            sqlx::query(changes).bind(id).execute(&mut *c).await?;
+            sqlx::query(plan).bind(id).execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    /// Loads a formed plan's summary.
     pub async fn jml_plan(&mut self, id: i64) -> Result<Option<JmlPlanRecord>, StoreError> {
-        let sql = concat!("SELECT ", plan_columns!(), " FROM jml_plans WHERE id = $1");
+        let sql = concat!("SELECT ", plan_columns!(), " FROM jml_plans WHERE id = $1 AND formed = 1");
         let row = with_conn!(self, |c| {
             sqlx::query_as::<_, PlanRow>(sql).bind(id).fetch_optional(c).await?
         });
         Ok(row.map(JmlPlanRecord::from))
     }
 
-    /// Loads the newest plan of a feed source.
+    /// Reads a page of a plan's changes in apply order, as (position, change as JSON).
+    pub async fn jml_plan_changes(&mut self, plan_id: i64, query: &PlanChangesQuery<'_>) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut buf = SqlBuf::new("SELECT position, body FROM jml_plan_changes WHERE plan_id = ");
+        buf.bind(Param::Int(plan_id));
+        buf.push(" AND position > ").bind(Param::Int(query.after));
+        if let Some(kind) = query.kind {
+            buf.push(" AND kind = ").bind(Param::Text(kind.to_string()));
+        }
+        if query.scheduled_only {
+            buf.push(" AND scheduled = 1");
+        }
+        buf.push(" ORDER BY position LIMIT ").bind(Param::Int(query.limit));
+        buf.push(" OFFSET ").bind(Param::Int(query.offset));
+
+        let SqlBuf { sql, params } = buf;
+        let rows = with_conn!(self, |c| {
+            bind_params!(sqlx::query_as::<_, (i64, String)>(sqlx::AssertSqlSafe(sql)), &params).fetch_all(c).await?
+        });
+        Ok(rows)
+    }
+
     /// Finds the policy of the source's latest applied plan: one with a run that finished, or that applied at
     /// least one person before it stopped. A plan that no run applied is a draft and decides nothing.
     pub async fn latest_applied_jml_policy(&mut self, source: &str) -> Result<Option<AppliedPolicy>, StoreError> {
@@ -443,8 +576,18 @@ impl Conn {
 
 #[derive(sqlx::FromRow)]
 struct JmlUserRow {
-    #[sqlx(flatten)]
-    user: crate::users::UserRow,
+    id: i64,
+    unique_id: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    job_title: Option<String>,
+    department: Option<String>,
+    mobile_number: Option<String>,
+    start_date: Option<time::Date>,
+    end_date: Option<time::Date>,
+    status: String,
+    version: i64,
     manager_unique_id: Option<String>,
     owned: i64,
 }
@@ -453,14 +596,42 @@ impl JmlUserRow {
     /// Reads the row as the synchronous SQLite reader returns it; the columns are those of the `FromRow` derive.
     fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            user: crate::users::UserRow::from_rusqlite(row)?,
+            id: row.get("id")?,
+            unique_id: row.get("unique_id")?,
+            first_name: row.get("first_name")?,
+            last_name: row.get("last_name")?,
+            email: row.get("email")?,
+            job_title: row.get("job_title")?,
+            department: row.get("department")?,
+            mobile_number: row.get("mobile_number")?,
+            start_date: row.get("start_date")?,
+            end_date: row.get("end_date")?,
+            status: row.get("status")?,
+            version: row.get("version")?,
             manager_unique_id: row.get("manager_unique_id")?,
             owned: row.get("owned")?,
         })
     }
 
     fn into_record(self) -> Result<JmlUserRecord, StoreError> {
-        Ok(JmlUserRecord { user: self.user.into_user()?, manager_unique_id: self.manager_unique_id, owned: self.owned != 0 })
+        let status = roster_domain::LifecycleState::parse(&self.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("user {} has unknown status {:?}", self.id, self.status)))?;
+        Ok(JmlUserRecord {
+            id: self.id,
+            unique_id: self.unique_id,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            job_title: self.job_title,
+            department: self.department,
+            mobile_number: self.mobile_number,
+            start_date: self.start_date,
+            end_date: self.end_date,
+            status,
+            version: self.version,
+            manager_unique_id: self.manager_unique_id,
+            owned: self.owned != 0,
+        })
     }
 }
 
@@ -478,10 +649,8 @@ impl PolicyGrant {
 
 const JML_USERS: &str = concat!(
     "SELECT ",
-    "u.id, u.first_name, u.last_name, u.email, u.user_name, u.unique_id, u.external_id, u.mobile_number, \
-     u.job_title, u.department, u.manager_id, u.start_date, u.end_date, u.custom_attributes, \
-     u.scim_attributes, u.status, u.version, u.created_at, u.updated_at, u.archived_at, \
-     m.unique_id AS manager_unique_id, \
+    "u.id, u.unique_id, u.first_name, u.last_name, u.email, u.job_title, u.department, u.mobile_number, \
+     u.start_date, u.end_date, u.status, u.version, m.unique_id AS manager_unique_id, \
      CAST(CASE WHEN f.user_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS owned \
      FROM users u LEFT JOIN users m ON m.id = u.manager_id \
      LEFT JOIN jml_feed_users f ON f.user_id = u.id AND f.source = $1 \
@@ -498,18 +667,39 @@ const POLICY_GRANTS: &str = "SELECT ra.user_id, rt.name AS role_type_name, NULLI
      WHERE ra.source = 'policy' ORDER BY ra.user_id, ra.id";
 
 impl Store {
-    /// Loads what [`Conn::jml_users`] loads, on a synchronous SQLite reader when there is one (see
-    /// `Store::bulk_read`).
-    pub async fn jml_users(&self, source: &str) -> Result<Vec<JmlUserRecord>, StoreError> {
+    /// Loads what [`Conn::jml_users`] loads and passes each record through `convert` as it is read, keeping what
+    /// `convert` returns. On SQLite the scan runs on a synchronous reader in a blocking thread (see
+    /// `Store::bulk_read`). Converting there frees each record on the thread that read it, because a plan loads
+    /// one record per user and a list of them all would cost as much memory again. `convert` may run over some rows twice when that
+    /// reader fails and the scan starts again through the pool, so it must have no side effects.
+    pub async fn jml_users<T, F>(&self, source: &str, convert: F) -> Result<Vec<T>, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(JmlUserRecord) -> Option<T> + Send + Sync + 'static,
+    {
+        let convert = Arc::new(convert);
         let bound = source.to_string();
+        let scan_convert = Arc::clone(&convert);
         let scanned = self
-            .bulk_read(move |c| c.prepare(JML_USERS)?.query_map([bound], JmlUserRow::from_rusqlite)?.collect::<rusqlite::Result<Vec<_>>>())
+            .bulk_read(move |c| {
+                let mut statement = c.prepare(JML_USERS)?;
+                let mut rows = statement.query([bound])?;
+                let mut converted = Vec::new();
+                while let Some(row) = rows.next()? {
+                    match JmlUserRow::from_rusqlite(row)?.into_record() {
+                        Ok(record) => converted.extend(scan_convert(record)),
+                        Err(error) => return Ok(Err(error)),
+                    }
+                }
+                Ok(Ok(converted))
+            })
             .await;
 
-        match scanned {
-            Some(rows) => rows.into_iter().map(JmlUserRow::into_record).collect(),
-            None => self.read().await?.jml_users(source).await,
-        }
+        let records = match scanned {
+            Some(converted) => return converted,
+            None => self.read().await?.jml_users(source).await?,
+        };
+        Ok(records.into_iter().filter_map(|record| convert(record)).collect())
     }
 
     /// Loads the committed user that [`Conn::user_by_unique_id`] loads, on the synchronous SQLite reader, which
@@ -524,16 +714,37 @@ impl Store {
         Some(row.map(crate::users::UserRow::into_user).transpose())
     }
 
-    /// Lists what [`Conn::policy_grants`] lists, on a synchronous SQLite reader when there is one.
-    pub async fn policy_grants(&self) -> Result<Vec<PolicyGrant>, StoreError> {
+    /// Folds what [`Conn::policy_grants`] lists into `init` with `add`, on a synchronous SQLite reader when there
+    /// is one, so the grants are never all held at once. When that reader fails, the fold starts again from a
+    /// clone of `init` through the pool.
+    pub async fn fold_policy_grants<A, F>(&self, init: A, add: F) -> Result<A, StoreError>
+    where
+        A: Clone + Send + 'static,
+        F: Fn(&mut A, PolicyGrant) + Send + Sync + 'static,
+    {
+        let add = Arc::new(add);
+        let scan_add = Arc::clone(&add);
+        let scan_init = init.clone();
         let scanned = self
-            .bulk_read(|c| c.prepare(POLICY_GRANTS)?.query_map([], PolicyGrant::from_rusqlite)?.collect::<rusqlite::Result<Vec<_>>>())
+            .bulk_read(move |c| {
+                let mut statement = c.prepare(POLICY_GRANTS)?;
+                let mut rows = statement.query([])?;
+                let mut folded = scan_init;
+                while let Some(row) = rows.next()? {
+                    scan_add(&mut folded, PolicyGrant::from_rusqlite(row)?);
+                }
+                Ok(folded)
+            })
             .await;
 
-        match scanned {
-            Some(grants) => Ok(grants),
-            None => self.read().await?.policy_grants().await,
+        if let Some(folded) = scanned {
+            return Ok(folded);
         }
+        let mut folded = init;
+        for grant in self.read().await?.policy_grants().await? {
+            add(&mut folded, grant);
+        }
+        Ok(folded)
     }
 }
 

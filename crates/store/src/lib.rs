@@ -31,7 +31,10 @@ pub use dialect::Backend;
 pub use error::{StoreError, UniqueField};
 pub use export::{EXPORT_TABLES, ExportRecord};
 pub use groups::GroupQuery;
-pub use jml::{AppliedPolicy, HOLDER_BATCH, IdentifierHolder, JmlPlanRecord, JmlRunItem, JmlRunRecord, JmlUserRecord, NewJmlPlan, PlanConfigRef, PolicyGrant};
+pub use jml::{
+    AppliedPolicy, HOLDER_BATCH, IdentifierHolder, JmlPlanRecord, JmlRunItem, JmlRunRecord, JmlUserRecord, NewJmlPlan, NewPlanChange,
+    PLAN_CHANGES_BATCH, PlanChangesQuery, PlanConfigRef, PlanSummary, PolicyGrant,
+};
 pub use jml_configs::JmlConfigRecord;
 pub use migrate::{MIGRATIONS, Migration};
 pub use review::ReviewUser;

@@ -56,6 +56,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_audit_head_trigger.sql"),
         postgres: include_str!("../migrations/postgres/0007_audit_head_trigger.sql"),
     },
+    Migration {
+        version: 8,
+        description: "JML plan changes stored as rows",
+        sqlite: include_str!("../migrations/sqlite/0008_jml_plan_changes.sql"),
+        postgres: include_str!("../migrations/postgres/0008_jml_plan_changes.sql"),
+    },
 ];
 
 /// The migration that adds `users.scim_attributes_folded`, which Rust code then fills in the same transaction,

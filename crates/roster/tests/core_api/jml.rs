@@ -189,6 +189,9 @@ api_test!(hr_dataset_plan_apply_and_edit, |server| {
     let Some(feed) = hr_dataset()? else { return Ok(()) };
     let mapping = example("hr-dataset-mapping.toml")?;
     let policy = example("hr-dataset-policy.toml")?;
+    // Runs read a plan's changes in pages; small pages put managers and their reports on different pages.
+    server.set_server_env("ROSTER_TEST_JML_APPLY_PAGE", Some("16"));
+    server.restart().await?;
 
     let (plan_id, first) = plan(&server, &feed, &mapping, &policy, true).await?;
     assert_eq!(count(&first, "create"), 207, "every active person becomes a user: {}", first["counts"]);
@@ -207,6 +210,12 @@ api_test!(hr_dataset_plan_apply_and_edit, |server| {
     assert_eq!(policy_roles(&server, "10026").await?, 2, "a production technician gets everyone's and production's role");
     let creates = server.query_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'user.create'").await?;
     assert_eq!(creates, 207, "one audit entry per created user");
+    let created = first["changes"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let keys: std::collections::BTreeSet<&str> = created.iter().filter_map(|c| c["key"].as_str()).collect();
+    let managed = created.iter().filter(|c| c["attributes"]["manager_key"].as_str().is_some_and(|m| keys.contains(m))).count();
+    assert!(managed > 100, "most people's managers are in the feed: {managed}");
+    let with_manager = server.query_i64("SELECT COUNT(*) FROM users WHERE manager_id IS NOT NULL").await?;
+    assert_eq!(usize::try_from(with_manager)?, managed, "every manager the run created was found for their reports");
 
     // The same feed again changes nothing.
     let (again_id, again) = plan(&server, &feed, &mapping, &policy, true).await?;
@@ -300,7 +309,9 @@ api_test!(crash_and_resume, |server| {
     let feed = sales_feed(30);
     let (plan_id, _) = plan(&server, feed.as_bytes(), &mapping, &policy, false).await?;
 
+    // Pages of 4 put the crash in the middle of the third page.
     server.set_server_env("ROSTER_TEST_JML_CRASH_AFTER", Some("10"));
+    server.set_server_env("ROSTER_TEST_JML_APPLY_PAGE", Some("4"));
     server.restart().await?;
     let started = start_apply(&server, &plan_id, json!({})).await?;
     ensure!(started.status == StatusCode::ACCEPTED, "{}", started.describe());

@@ -10,13 +10,12 @@ store_test!(run_item_recorded_once, |db| {
         source: "hr",
         created_at: now,
         created_by: "admin",
-        has_errors: false,
         policy: "",
-        body: "{}",
         mapping_used: None,
         policy_used: None,
     };
     let plan_id = tx.insert_jml_plan(&plan).await?;
+    tx.form_jml_plan(plan_id, &roster_store::PlanSummary { has_errors: false, body: "{}", change_count: 0 }).await?;
     let run_id = tx.insert_jml_run(plan_id, "running", now, "admin").await?;
     assert!(tx.insert_jml_run_item(plan_id, "E1", run_id, "applied", None, now).await?);
     assert!(!tx.insert_jml_run_item(plan_id, "E1", run_id, "applied", None, now).await?, "a second outcome must be refused");
@@ -41,9 +40,7 @@ store_test!(latest_applied_policy_skips_drafts, |db| {
         source: "hr",
         created_at: now,
         created_by: "admin",
-        has_errors: false,
         policy,
-        body: "{}",
         mapping_used: None,
         policy_used: None,
     };
@@ -66,6 +63,91 @@ store_test!(latest_applied_policy_skips_drafts, |db| {
     assert_eq!(conn.latest_applied_jml_policy("payroll").await?, None, "another source has no applied plan");
 });
 
+fn change(position: i64, kind: &str, scheduled: bool) -> roster_store::NewPlanChange {
+    roster_store::NewPlanChange { position, kind: kind.into(), scheduled, body: format!("{{\"n\":{position}}}") }
+}
+
+store_test!(plan_changes_written_in_batches_and_read_in_pages, |db| {
+    let now = at("2026-12-04T10:00:00Z");
+    let new_plan = roster_store::NewJmlPlan {
+        source: "hr",
+        created_at: now,
+        created_by: "admin",
+        policy: "",
+        mapping_used: None,
+        policy_used: None,
+    };
+    // More changes than one insert statement takes, every third an archive and every tenth scheduled.
+    let count = i64::try_from(roster_store::PLAN_CHANGES_BATCH * 2 + 7)?;
+    let changes: Vec<_> = (1..=count).map(|n| change(n, if n % 3 == 0 { "archive" } else { "create" }, n % 10 == 0)).collect();
+    let mut tx = db.store.begin().await?;
+    let plan_id = tx.insert_jml_plan(&new_plan).await?;
+    tx.insert_jml_plan_changes(plan_id, &changes).await?;
+    tx.commit().await?;
+
+    let mut conn = db.store.read().await?;
+    assert_eq!(conn.jml_plan(plan_id).await?, None, "an unformed plan is invisible");
+    drop(conn);
+    let mut tx = db.store.begin().await?;
+    let summary = roster_store::PlanSummary { has_errors: true, body: "{\"counts\":{}}", change_count: count };
+    assert!(tx.form_jml_plan(plan_id, &summary).await?);
+    assert!(!tx.form_jml_plan(plan_id, &summary).await?, "a formed plan is formed once");
+    tx.commit().await?;
+
+    let mut conn = db.store.read().await?;
+    let plan = conn.jml_plan(plan_id).await?.expect("the formed plan is visible");
+    assert_eq!((plan.change_count, plan.has_errors, plan.body.as_str()), (count, true, "{\"counts\":{}}"));
+    let query = |after, kind, scheduled_only, offset, limit| roster_store::PlanChangesQuery { after, kind, scheduled_only, offset, limit };
+    let positions = |rows: Vec<(i64, String)>| rows.into_iter().map(|(position, _)| position).collect::<Vec<_>>();
+
+    let all = conn.jml_plan_changes(plan_id, &query(0, None, false, 0, 5000)).await?;
+    assert_eq!(all.len(), changes.len(), "every change is stored once");
+    assert_eq!(all[41], (42, "{\"n\":42}".to_string()), "each change keeps its position and body");
+    assert_eq!(positions(conn.jml_plan_changes(plan_id, &query(10, None, false, 0, 3)).await?), vec![11, 12, 13]);
+    assert_eq!(positions(conn.jml_plan_changes(plan_id, &query(10, Some("archive"), false, 1, 3)).await?), vec![15, 18, 21]);
+    assert_eq!(positions(conn.jml_plan_changes(plan_id, &query(0, None, true, 0, 3)).await?), vec![10, 20, 30]);
+    assert_eq!(positions(conn.jml_plan_changes(plan_id, &query(0, Some("archive"), true, 0, 2)).await?), vec![30, 60]);
+    assert!(conn.jml_plan_changes(plan_id, &query(count, None, false, 0, 10)).await?.is_empty());
+    assert_eq!(conn.count_rows("jml_plan_changes").await?, count, "an export carries every change");
+});
+
+store_test!(unformed_plans_deleted, |db| {
+    let created = at("2026-12-04T10:00:00Z");
+    let new_plan = roster_store::NewJmlPlan {
+        source: "hr",
+        created_at: created,
+        created_by: "admin",
+        policy: "",
+        mapping_used: None,
+        policy_used: None,
+    };
+    let summary = roster_store::PlanSummary { has_errors: false, body: "{}", change_count: 1 };
+    let mut tx = db.store.begin().await?;
+    let formed = tx.insert_jml_plan(&new_plan).await?;
+    tx.insert_jml_plan_changes(formed, &[change(1, "create", false)]).await?;
+    tx.form_jml_plan(formed, &summary).await?;
+    let failed = tx.insert_jml_plan(&new_plan).await?;
+    tx.insert_jml_plan_changes(failed, &[change(1, "create", false)]).await?;
+    let abandoned = tx.insert_jml_plan(&new_plan).await?;
+    tx.insert_jml_plan_changes(abandoned, &[change(1, "create", false)]).await?;
+    let recent = tx.insert_jml_plan(&roster_store::NewJmlPlan { created_at: at("2026-12-05T10:00:00Z"), ..new_plan }).await?;
+    tx.commit().await?;
+
+    let mut tx = db.store.begin().await?;
+    tx.delete_unformed_jml_plan(failed).await?;
+    tx.delete_unformed_jml_plan(formed).await?;
+    assert_eq!(tx.delete_unformed_jml_plans(at("2026-12-04T12:00:00Z")).await?, 1, "only the abandoned plan is old enough");
+    tx.commit().await?;
+
+    let mut conn = db.store.read().await?;
+    assert!(conn.jml_plan(formed).await?.is_some(), "a formed plan is never deleted as unformed");
+    assert_eq!(conn.count_rows("jml_plans").await?, 2, "the formed plan and the recent unformed one remain");
+    assert_eq!(conn.count_rows("jml_plan_changes").await?, 1, "only the formed plan's change remains");
+    let query = roster_store::PlanChangesQuery { after: 0, kind: None, scheduled_only: false, offset: 0, limit: 10 };
+    assert_eq!(conn.jml_plan_changes(formed, &query).await?.len(), 1);
+    assert!(conn.jml_plan_changes(recent, &query).await?.is_empty());
+});
+
 store_test!(feed_users_marked_per_source, |db| {
     let now = at("2026-12-04T10:00:00Z");
     let manager = insert_user(&db.store, &User { unique_id: Some("M1".into()), ..user("manager") }).await?;
@@ -79,12 +161,12 @@ store_test!(feed_users_marked_per_source, |db| {
 
     let mut conn = db.store.read().await?;
     let users = conn.jml_users("hr").await?;
-    assert_eq!(db.store.jml_users("hr").await?, users, "the store's scan should load what a pooled connection loads");
+    assert_eq!(db.store.jml_users("hr", Some).await?, users, "the store's scan should load what a pooled connection loads");
     assert_eq!(users.len(), 2, "only users with a unique_id are listed");
-    let listed = users.iter().find(|u| u.user.id == member.id).expect("the member is listed");
+    let listed = users.iter().find(|u| u.id == member.id).expect("the member is listed");
     assert!(listed.owned);
     assert_eq!(listed.manager_unique_id.as_deref(), Some("M1"));
-    assert!(!users.iter().any(|u| u.user.id == manager.id && u.owned));
+    assert!(!users.iter().any(|u| u.id == manager.id && u.owned));
     assert!(conn.jml_users("payroll").await?.iter().all(|u| !u.owned), "membership is per source");
     assert_eq!(conn.user_by_unique_id("e1").await?.map(|u| u.id), Some(member.id));
     match (db.backend(), db.store.committed_user_by_unique_id("e1").transpose()?) {
@@ -187,7 +269,7 @@ store_test!(policy_grants_list_only_rule_grants, |db| {
     tx.commit().await?;
 
     let grants = db.store.read().await?.policy_grants().await?;
-    assert_eq!(db.store.policy_grants().await?, grants, "the store's scan should list what a pooled connection lists");
+    assert_eq!(db.store.fold_policy_grants(Vec::new(), |all, grant| all.push(grant)).await?, grants, "the store's scan should list what a pooled connection lists");
     let grant_of = |user_id: i64, role: &str, resource_type: Option<&str>, resource_id: Option<&str>, rule: &str| {
         roster_store::PolicyGrant {
             user_id,
@@ -205,4 +287,28 @@ store_test!(policy_grants_list_only_rule_grants, |db| {
         ],
         "only grants from policy rules should be listed, with their role names and rules, and not the direct grant"
     );
+});
+
+store_test!(plan_from_older_export_split_into_rows, |db| {
+    // An export line as Roster wrote it before plan changes had rows: the changes inside the body.
+    let line = serde_json::json!({
+        "table": "jml_plans",
+        "row": {
+            "id": 3, "source": "hr", "created_at": "2026-12-04T10:00:00Z", "created_by": "admin", "has_errors": 0,
+            "policy": "", "body": r#"{"counts":{},"changes":[{"key":"E1","kind":"create"},{"key":"E2","kind":"none"}]}"#
+        }
+    });
+    let record: roster_store::ExportRecord = serde_json::from_value(line)?;
+    let mut tx = db.store.begin().await?;
+    tx.import_record(&record).await?;
+    tx.commit().await?;
+
+    let mut conn = db.store.read().await?;
+    let plan = conn.jml_plan(3).await?.expect("an imported plan is formed");
+    assert_eq!(plan.change_count, 2);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&plan.body)?["changes"], serde_json::json!([]));
+    let query = roster_store::PlanChangesQuery { after: 0, kind: Some("update"), scheduled_only: false, offset: 0, limit: 10 };
+    let updates = conn.jml_plan_changes(3, &query).await?;
+    assert_eq!(updates.len(), 1, "a change of kind none is stored as an update: {updates:?}");
+    assert_eq!(updates[0].0, 2, "the changes keep their order");
 });

@@ -122,3 +122,36 @@ store_test!(folded_scim_attributes_filled_by_migration, |db| {
     let count = db.store.read().await?.count_users(&filter).await?;
     assert_eq!(count, 1, "the migration should fold the attributes of users stored before it");
 });
+
+store_test!(plan_changes_moved_to_rows_by_migration, |db| {
+    // Turn the database back into one from before plan changes had rows, holding a plan with its changes inline.
+    db.execute_raw(&[
+        "DROP TABLE jml_plan_changes",
+        "ALTER TABLE jml_plans DROP COLUMN formed",
+        "ALTER TABLE jml_plans DROP COLUMN change_count",
+        "DELETE FROM schema_migrations WHERE version = 8",
+        r#"INSERT INTO jml_plans (id, source, created_at, created_by, has_errors, policy, body)
+           VALUES (7, 'hr', '2026-12-04T10:00:00Z', 'admin', 0, '',
+           '{"source":"hr","counts":{"update":1},"changes":[{"key":"E1","kind":"none"},{"key":"E2","kind":"archive","scheduled":{"kind":"archive"}}],"errors":[]}')"#,
+    ])
+    .await?;
+
+    let applied = db.store.migrate().await?;
+    assert_eq!(applied, vec![8], "only the plan changes' migration should be pending");
+
+    let mut conn = db.store.read().await?;
+    let plan = conn.jml_plan(7).await?.expect("a plan stored before the migration stays readable");
+    assert_eq!(plan.change_count, 2);
+    let body: serde_json::Value = serde_json::from_str(&plan.body)?;
+    assert_eq!(body["changes"], serde_json::json!([]), "the changes leave the plan's body");
+    assert_eq!(body["counts"], serde_json::json!({"update": 1}), "the rest of the body is kept");
+    let all = roster_store::PlanChangesQuery { after: 0, kind: None, scheduled_only: false, offset: 0, limit: 10 };
+    let rows = conn.jml_plan_changes(7, &all).await?;
+    let keys: Vec<(i64, serde_json::Value)> =
+        rows.iter().map(|(position, body)| Ok((*position, serde_json::from_str::<serde_json::Value>(body)?["key"].clone()))).collect::<anyhow::Result<_>>()?;
+    assert_eq!(keys, vec![(1, "E1".into()), (2, "E2".into())], "the changes keep their order");
+    let updates = conn.jml_plan_changes(7, &roster_store::PlanChangesQuery { kind: Some("update"), ..all }).await?;
+    assert_eq!(updates.len(), 1, "a change of kind none is stored as the update it is counted as");
+    let scheduled = conn.jml_plan_changes(7, &roster_store::PlanChangesQuery { scheduled_only: true, ..all }).await?;
+    assert_eq!(scheduled.first().map(|(position, _)| *position), Some(2), "a scheduled change is marked");
+});
