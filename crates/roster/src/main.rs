@@ -7,6 +7,10 @@ mod serve;
 
 use clap::Parser;
 
+/// See the `mimalloc` dependency for why the server does not use the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
