@@ -82,6 +82,88 @@ impl StoredAttr {
     }
 }
 
+/// A multi-valued complex attribute of SCIM's core User schema whose values Roster keeps as sent, as an array of
+/// objects under [`MultiValuedAttr::json_key`] in the user's `scim_attributes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MultiValuedAttr {
+    /// The stored element that the `email` column replaces when a user is rendered (the first with `primary`
+    /// true, else the first of type `work`, else the first) is not one of the kept values: the column is.
+    Emails,
+    /// The stored element that the `mobile_number` column replaces when a user is rendered (the first of type
+    /// `mobile`) is not one of the kept values while the column is set: the column is.
+    PhoneNumbers,
+    Ims,
+    Photos,
+    Addresses,
+    Entitlements,
+    X509Certificates,
+}
+
+impl MultiValuedAttr {
+    /// Returns the attribute's key in `scim_attributes`.
+    pub fn json_key(&self) -> &'static str {
+        match self {
+            Self::Emails => "emails",
+            Self::PhoneNumbers => "phoneNumbers",
+            Self::Ims => "ims",
+            Self::Photos => "photos",
+            Self::Addresses => "addresses",
+            Self::Entitlements => "entitlements",
+            Self::X509Certificates => "x509Certificates",
+        }
+    }
+}
+
+/// A sub-attribute of a [`MultiValuedAttr`]'s values, named as in RFC 7643 §4.1.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubAttr {
+    Value,
+    Display,
+    Type,
+    Primary,
+    Formatted,
+    StreetAddress,
+    Locality,
+    Region,
+    PostalCode,
+    Country,
+}
+
+impl SubAttr {
+    /// Returns the sub-attribute's key in a stored value.
+    pub fn json_key(&self) -> &'static str {
+        match self {
+            Self::Value => "value",
+            Self::Display => "display",
+            Self::Type => "type",
+            Self::Primary => "primary",
+            Self::Formatted => "formatted",
+            Self::StreetAddress => "streetAddress",
+            Self::Locality => "locality",
+            Self::Region => "region",
+            Self::PostalCode => "postalCode",
+            Self::Country => "country",
+        }
+    }
+}
+
+/// A test on one value (a JSON object) of a [`MultiValuedAttr`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ElementFilter {
+    /// Matches every value.
+    All,
+    And(Vec<ElementFilter>),
+    Or(Vec<ElementFilter>),
+    /// Matches a value for which the inner test is false, including one that lacks the sub-attributes it names.
+    Not(Box<ElementFilter>),
+    /// Compares a string sub-attribute, ignoring case. `ne` also matches a value without the sub-attribute.
+    Cmp { sub: SubAttr, op: CmpOp, value: String },
+    /// The sub-attribute is present and is not the empty string.
+    Present(SubAttr),
+    /// The sub-attribute is the boolean `true`.
+    IsTrue(SubAttr),
+}
+
 /// A comparison operator, named as in RFC 7644 §3.4.2.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
@@ -126,6 +208,10 @@ pub enum Filter {
     InGroup(Option<i64>),
     /// The user's lifecycle state is one of these.
     StatusIn(Vec<LifecycleState>),
+    /// Some value of the multi-valued attribute kept as sent satisfies `condition` (RFC 7644 §3.4.2.2). For
+    /// `Emails` and `PhoneNumbers`, the stored value that a Roster column replaces is left out; test the column
+    /// itself for it.
+    AnyElement { attr: MultiValuedAttr, condition: ElementFilter },
 }
 
 impl Filter {

@@ -14,7 +14,10 @@ pub mod user;
 pub use audit::{AuditEntry, AuditRecord, Change, Changes};
 pub use error::{FieldError, ValidationErrors};
 pub use group::{Group, GroupChange, GroupFilter, GroupMember};
-pub use filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, StoredAttr, UserAttr};
+pub use filter::{
+    CmpOp, ElementFilter, Filter, FilterValue, MultiValuedAttr, Sort, SortDirection, SortKey, StoredAttr, SubAttr,
+    UserAttr,
+};
 pub use role::{DirectGrant, RoleAssignment, RoleKey, RoleSource, RoleType, RoleTypeInput, RoleTypePatch};
 pub use scope::{Scope, Scopes};
 pub use time::Timestamp;

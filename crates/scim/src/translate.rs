@@ -4,15 +4,23 @@
 //! Case-exactness follows the `caseExact` of each attribute in RFC 7643's schemas: `id` and `externalId` compare
 //! exactly, and `userName`, the names, emails, phone numbers, `title` and the enterprise attributes ignore case.
 //!
-//! Roster stores one email and one phone number per user. Filters treat them as the only value of `emails`,
-//! `{"value": ..., "type": "work", "primary": true}`, and of `phoneNumbers`, `{"value": ..., "type": "mobile",
-//! "primary": true}`. So in `emails[type eq "work" and primary eq true]` the `type` and `primary` tests are true
-//! for every user with an email, while `type eq "home"` or `primary eq false` select nothing. `display` is never
-//! set and compares as absent.
+//! Roster maps one email and one phone number per user onto its `email` and `mobile_number` columns. Filters treat
+//! the mapped email as a value of `emails`, `{"value": ..., "type": "work", "primary": true}`, and the mapped
+//! number as a value of `phoneNumbers`, `{"value": ..., "type": "mobile", "primary": true}`, whose `display` is
+//! absent. So `emails[type eq "work" and primary eq true]` matches every user with an email.
 //! NOTE: the User representation renders these `type` and `primary` values for a user created through `/core`, but
 //! keeps the ones a SCIM client sent. A mapped email sent with `"type": "home"` is therefore shown as home and still
 //! matched here as work.
-//! Other emails and phone numbers that a client sends are stored intact but are not searched.
+//!
+//! The other values of `emails` and `phoneNumbers`, and the values of `ims`, `photos`, `addresses`,
+//! `entitlements` and `x509Certificates`, are kept as sent and filtered in the stored JSON (see [`elements`]). A
+//! filter on `emails` or `phoneNumbers` matches a user when the mapped value or one of the kept values matches.
+//!
+//! A filter on a multi-valued attribute matches a user when some value matches (RFC 7644 §3.4.2.2). So
+//! `addresses.type ne "work"` matches a user with some address that is not of type work, and `not
+//! (addresses.type eq "work")` one without any work address. A value that lacks the sub-attribute satisfies `ne`,
+//! as an absent single-valued attribute does. `attr.sub eq null` matches a user of whose values none has the
+//! sub-attribute, the same as `not (attr.sub pr)`.
 //!
 //! The single-valued strings that Roster keeps as sent (`displayName`, `nickName`, `profileUrl`, `userType`,
 //! `preferredLanguage`, `locale`, `timezone`, the other sub-attributes of `name`, and the enterprise
@@ -24,13 +32,18 @@ use crate::filter::{AttrPath, CompValue, CompareOp, ScimFilter};
 use crate::normalise::normalise_bool;
 use crate::parser::{parse_attr_path_only, parse_filter};
 use crate::schema;
-use roster_domain::{CmpOp, Filter, FilterValue, LifecycleState, SortKey, StoredAttr, Timestamp, UserAttr, fold};
+use roster_domain::{
+    CmpOp, Filter, FilterValue, LifecycleState, MultiValuedAttr, SortKey, StoredAttr, Timestamp, UserAttr, fold,
+};
+
+mod elements;
 
 /// The attributes that [`translate_user_filter`] accepts, for error messages.
 const FILTERABLE: &str = "id, externalId, userName, name (givenName, familyName, formatted, middleName, \
                           honorificPrefix, honorificSuffix), displayName, nickName, profileUrl, userType, \
-                          preferredLanguage, locale, timezone, emails, phoneNumbers, title, active, groups.value, \
-                          meta.created, meta.lastModified, and the enterprise employeeNumber, department, costCenter, organization, \
+                          preferredLanguage, locale, timezone, emails, phoneNumbers, ims, photos, addresses, \
+                          entitlements, x509Certificates, title, active, groups.value, meta.created, \
+                          meta.lastModified, and the enterprise employeeNumber, department, costCenter, organization, \
                           division and manager.value";
 
 /// Parses a SCIM filter and translates it for the Users endpoint.
@@ -87,8 +100,10 @@ enum Scope<'a> {
 /// An attribute whose sub-attributes a value path can filter on.
 #[derive(Clone, Copy)]
 enum Container {
-    /// `emails` or `phoneNumbers`, of which Roster stores one value.
+    /// `emails` or `phoneNumbers`, of which Roster maps one value onto a column and keeps the others as sent.
     Stored(StoredValue),
+    /// A multi-valued attribute whose values are all kept as sent, such as `addresses`.
+    Kept(MultiValuedAttr),
     Name,
     /// The enterprise `manager`.
     Manager,
@@ -97,16 +112,18 @@ enum Container {
     Groups,
 }
 
-/// A multi-valued attribute of which Roster stores exactly one value, and the fixed `type` it renders that value
-/// with.
+/// A multi-valued attribute of which Roster maps one value onto a column, the fixed `type` it renders that value
+/// with, and the attribute whose other values are kept as sent.
 #[derive(Clone, Copy)]
 struct StoredValue {
     attr: UserAttr,
     type_name: &'static str,
+    kept: MultiValuedAttr,
 }
 
-const EMAILS: StoredValue = StoredValue { attr: UserAttr::Email, type_name: "work" };
-const PHONE_NUMBERS: StoredValue = StoredValue { attr: UserAttr::MobileNumber, type_name: "mobile" };
+const EMAILS: StoredValue = StoredValue { attr: UserAttr::Email, type_name: "work", kept: MultiValuedAttr::Emails };
+const PHONE_NUMBERS: StoredValue =
+    StoredValue { attr: UserAttr::MobileNumber, type_name: "mobile", kept: MultiValuedAttr::PhoneNumbers };
 
 /// The target of a resolved attribute path.
 #[derive(Clone, Copy)]
@@ -187,9 +204,8 @@ fn schema_of(path: &AttrPath) -> Result<UserSchema, ScimError> {
     }
 }
 
-// TODO: the multi-valued attributes kept as sent (addresses, ims, photos, entitlements, x509Certificates, and the
-// emails and phone numbers other than the mapped ones) and roles are not filterable, and are rejected with
-// invalidFilter.
+/// Resolves a path outside brackets. The multi-valued attributes kept as sent are translated by [`elements`]
+/// instead, except for the mapped email and phone number; `roles` cannot be filtered on.
 fn resolve_top_level(path: &AttrPath) -> Result<Resolved, ScimError> {
     let schema = schema_of(path)?;
     let name = path.name.to_ascii_lowercase();
@@ -286,12 +302,13 @@ fn resolve_container(path: &AttrPath) -> Result<Container, ScimError> {
         "meta" if schema != UserSchema::Enterprise => Some(Container::Meta),
         "groups" if schema != UserSchema::Enterprise => Some(Container::Groups),
         "manager" if schema != UserSchema::Core => Some(Container::Manager),
+        name if schema != UserSchema::Enterprise => elements::multi_valued_attr(name).map(Container::Kept),
         _ => None,
     };
     container.ok_or_else(|| {
         ScimError::invalid_filter(format!(
-            "Users cannot be filtered on values of {path}; value filters work on emails, phoneNumbers, name, \
-             meta, groups and the enterprise manager"
+            "Users cannot be filtered on values of {path}; value filters work on emails, phoneNumbers, ims, \
+             photos, addresses, entitlements, x509Certificates, name, meta, groups and the enterprise manager"
         ))
     })
 }
@@ -307,10 +324,72 @@ fn unknown_sub_attribute(container: &AttrPath, name: &str) -> ScimError {
 // ---- filters ----
 
 fn translate(filter: &ScimFilter, scope: Scope<'_>) -> Result<Filter, ScimError> {
+    if let Scope::Resource = scope
+        && let Some(attr) = kept_values_tested(filter)?
+    {
+        return translate_kept_values_test(filter, attr);
+    }
     match filter {
         ScimFilter::And(terms) => Ok(and_all(translate_each(terms, scope)?)),
         ScimFilter::Or(terms) => Ok(or_any(translate_each(terms, scope)?)),
         ScimFilter::Not(inner) => Ok(negate(translate(inner, scope)?)),
+        ScimFilter::Present(_) | ScimFilter::Compare { .. } => translate_test(filter, scope),
+        ScimFilter::ValuePath { path, filter: inner } => {
+            if let Scope::Within { written, .. } = scope {
+                return Err(ScimError::invalid_filter(format!(
+                    "the value filter of {written} cannot contain another value path ({path}[...])"
+                )));
+            }
+            let container = resolve_container(path)?;
+            match container {
+                Container::Stored(stored) => {
+                    let condition = translate(inner, Scope::Within { container, written: path })?;
+                    let mapped = and_all(vec![Filter::Present(stored.attr), condition]);
+                    let kept = elements::any_value(stored.kept, inner, path)?;
+                    Ok(or_any(vec![mapped, kept]))
+                }
+                Container::Kept(attr) => elements::any_value(attr, inner, path),
+                _ => translate(inner, Scope::Within { container, written: path }),
+            }
+        }
+    }
+}
+
+/// Returns the multi-valued attribute kept as sent that a presence test or comparison outside brackets names,
+/// such as `addresses` in `addresses.locality eq "Paris"`.
+fn kept_values_tested(filter: &ScimFilter) -> Result<Option<MultiValuedAttr>, ScimError> {
+    let (ScimFilter::Present(path) | ScimFilter::Compare { path, .. }) = filter else {
+        return Ok(None);
+    };
+    if schema_of(path)? == UserSchema::Enterprise {
+        return Ok(None);
+    }
+    Ok(elements::multi_valued_attr(&path.name.to_ascii_lowercase()))
+}
+
+/// Translates a presence test or comparison on a multi-valued attribute kept as sent. For `emails` and
+/// `phoneNumbers`, it tests the mapped value and then the kept values, so an unknown sub-attribute gets the
+/// error of the mapped value.
+fn translate_kept_values_test(test: &ScimFilter, attr: MultiValuedAttr) -> Result<Filter, ScimError> {
+    // `attr.sub eq null` tests whether the user has no such value at all (RFC 7643 §2.5), not whether one value
+    // lacks it.
+    if let ScimFilter::Compare { path, op: op @ (CompareOp::Eq | CompareOp::Ne), value: CompValue::Null } = test {
+        let presence = translate(&ScimFilter::Present(path.clone()), Scope::Resource)?;
+        return Ok(if *op == CompareOp::Eq { negate(presence) } else { presence });
+    }
+
+    let mut terms = Vec::with_capacity(2);
+    if matches!(attr, MultiValuedAttr::Emails | MultiValuedAttr::PhoneNumbers) {
+        terms.push(translate_test(test, Scope::Resource)?);
+    }
+    terms.push(elements::any_value_outside_brackets(attr, test)?);
+    Ok(or_any(terms))
+}
+
+/// Translates a presence test or comparison of an attribute that [`resolve`] resolves, which for `emails` and
+/// `phoneNumbers` is the mapped value.
+fn translate_test(test: &ScimFilter, scope: Scope<'_>) -> Result<Filter, ScimError> {
+    match test {
         ScimFilter::Present(path) => {
             let resolved = resolve(scope, path)?;
             let condition = presence(resolved.field);
@@ -325,19 +404,7 @@ fn translate(filter: &ScimFilter, scope: Scope<'_>) -> Result<Filter, ScimError>
             let needs_guard = *op == CompareOp::Ne || !matches!(resolved.field, Field::Column { .. });
             Ok(if needs_guard { guarded(resolved.guard, condition) } else { condition })
         }
-        ScimFilter::ValuePath { path, filter: inner } => {
-            if let Scope::Within { written, .. } = scope {
-                return Err(ScimError::invalid_filter(format!(
-                    "the value filter of {written} cannot contain another value path ({path}[...])"
-                )));
-            }
-            let container = resolve_container(path)?;
-            let condition = translate(inner, Scope::Within { container, written: path })?;
-            Ok(match container {
-                Container::Stored(stored) => and_all(vec![Filter::Present(stored.attr), condition]),
-                _ => condition,
-            })
-        }
+        other => translate(other, scope),
     }
 }
 

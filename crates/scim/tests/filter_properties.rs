@@ -72,7 +72,7 @@ impl<'a> Choices<'a> {
     }
 }
 
-const TOP_LEVEL_PATHS: [&str; 21] = [
+const TOP_LEVEL_PATHS: [&str; 30] = [
     "userName",
     "id",
     "externalId",
@@ -83,6 +83,15 @@ const TOP_LEVEL_PATHS: [&str; 21] = [
     "emails.value",
     "emails.type",
     "phoneNumbers.value",
+    "phoneNumbers.type",
+    "addresses",
+    "addresses.locality",
+    "ADDRESSES.postalCode",
+    "ims.value",
+    "photos.type",
+    "entitlements",
+    "x509Certificates.value",
+    "x509Certificates.display",
     "title",
     "active",
     "displayName",
@@ -96,12 +105,16 @@ const TOP_LEVEL_PATHS: [&str; 21] = [
     "urn:example:ext:1.0:User:badge",
 ];
 
-const CONTAINERS: [&str; 7] = [
+const CONTAINERS: [&str; 11] = [
     "emails",
     "phoneNumbers",
     "name",
     "meta",
     "addresses",
+    "ims",
+    "photos",
+    "entitlements",
+    "x509Certificates",
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
     "urn:ietf:params:scim:schemas:core:2.0:User:emails",
 ];
@@ -141,7 +154,7 @@ fn sub_attribute_name(choices: &mut Choices<'_>, form: Form) -> String {
         5 => random_name(choices, form),
         4 if form == Form::Lenient => "$ref".to_string(),
         _ => {
-            let name = choices.pick(&["value", "type", "primary", "display"]);
+            let name = choices.pick(&["value", "type", "primary", "display", "locality", "Country"]);
             choices.vary_case(name)
         }
     }

@@ -1,5 +1,7 @@
 //! Folds the domain [`Filter`] into a parameterised SQL condition over the `users` table.
 
+mod elements;
+
 use crate::dialect::Backend;
 use crate::types::{Param, SqlBuf};
 use roster_domain::filter::{CmpOp, Filter, FilterValue, StoredAttr, UserAttr};
@@ -86,13 +88,7 @@ pub(crate) fn push_filter(buf: &mut SqlBuf, filter: &Filter, backend: Backend) {
         }
         Filter::And(terms) => push_joined(buf, terms, " AND ", "1 = 1", backend),
         Filter::Or(terms) => push_joined(buf, terms, " OR ", "1 = 0", backend),
-        Filter::Not(inner) => {
-            // SQL makes a comparison with a missing (NULL) value unknown, and NOT keeps it unknown. COALESCE makes it
-            // false first, so `not (email eq "x")` matches users without an email, as `email ne "x"` does.
-            buf.push("NOT COALESCE((");
-            push_filter(buf, inner, backend);
-            buf.push("), FALSE)");
-        }
+        Filter::Not(inner) => push_filter_not(buf, |buf| push_filter(buf, inner, backend)),
         Filter::Present(attr) => {
             let col = column(*attr, backend).raw;
             let col = col.as_ref();
@@ -134,7 +130,17 @@ pub(crate) fn push_filter(buf: &mut SqlBuf, filter: &Filter, backend: Backend) {
         Filter::Cmp { attr, op, value, case_exact } => {
             push_comparison(buf, *attr, *op, value, *case_exact, backend);
         }
+        Filter::AnyElement { attr, condition } => elements::push_any_element(buf, *attr, condition, backend),
     }
+}
+
+/// Appends the negation of the condition that `push_inner` appends.
+fn push_filter_not(buf: &mut SqlBuf, push_inner: impl FnOnce(&mut SqlBuf)) {
+    // SQL makes a comparison with a missing (NULL) value unknown, and NOT keeps it unknown. COALESCE makes it
+    // false first, so `not (email eq "x")` matches users without an email, as `email ne "x"` does.
+    buf.push("NOT COALESCE((");
+    push_inner(buf);
+    buf.push("), FALSE)");
 }
 
 fn push_joined(buf: &mut SqlBuf, terms: &[Filter], joiner: &str, empty: &str, backend: Backend) {
@@ -167,6 +173,12 @@ fn push_comparison(buf: &mut SqlBuf, attr: UserAttr, op: CmpOp, value: &FilterVa
         FilterValue::Time(v) => return push_ordered(buf, &col.raw, op, Param::Time(*v)),
     };
 
+    push_text_match(buf, column_name, op, param, bytewise);
+}
+
+/// Appends the comparison of a text expression with `param`, which the caller has folded when `column_name` contains
+/// folded text. `bytewise` adds the index range of [`push_prefix_range`] to a prefix match.
+fn push_text_match(buf: &mut SqlBuf, column_name: &str, op: CmpOp, param: String, bytewise: bool) {
     match op {
         CmpOp::Co | CmpOp::Sw | CmpOp::Ew => {
             let escaped = escape_like(&param);

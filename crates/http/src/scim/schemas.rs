@@ -256,7 +256,8 @@ const GROUP_REF_SUBS: [AttributeDef; 4] = [
 ];
 
 const X509_SUBS: [AttributeDef; 4] = [
-    attr("value", AttrType::Binary, "The certificate, base64-encoded DER"),
+    attr("value", AttrType::Binary, "The certificate, base64-encoded DER; a filter may only test its presence, \
+                                     because one certificate has several base64 forms"),
     TYPE_VALUE_PRIMARY[1],
     TYPE_VALUE_PRIMARY[2],
     TYPE_VALUE_PRIMARY[3],

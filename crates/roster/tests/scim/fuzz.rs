@@ -30,10 +30,12 @@ impl Rng {
     }
 }
 
-const ATTRIBUTES: [&str; 22] = [
+const ATTRIBUTES: [&str; 31] = [
     "userName", "id", "externalId", "name.givenName", "name.familyName", "emails", "emails.value", "emails.type",
     "emails.primary", "phoneNumbers.value", "title", "active", "meta.created", "meta.lastModified", "employeeNumber",
-    "department", "manager.value", "displayName", "members.value", "members", "x.y",
+    "department", "manager.value", "displayName", "members.value", "members", "x.y", "addresses",
+    "addresses.locality", "addresses.primary", "ims", "ims.type", "photos.value", "entitlements.display",
+    "x509Certificates", "x509Certificates.value",
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
 ];
 const OPERATORS: [&str; 11] = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr", "zz"];
@@ -49,8 +51,10 @@ fn filter(rng: &mut Rng, depth: usize) -> String {
         2 => format!("{} or {}", filter(rng, depth - 1), filter(rng, depth - 1)),
         3 => format!("not ({})", filter(rng, depth - 1)),
         4 => {
-            let container = rng.pick(&["emails", "phoneNumbers", "members", "name"]);
-            let sub = rng.pick(&["value", "type", "primary", "display"]);
+            let container = rng.pick(&[
+                "emails", "phoneNumbers", "members", "name", "addresses", "ims", "photos", "entitlements", "x509Certificates",
+            ]);
+            let sub = rng.pick(&["value", "type", "primary", "display", "locality", "postalCode"]);
             format!("{container}[{sub} {} {}]", rng.pick(&OPERATORS), rng.pick(&VALUES))
         }
         _ => {
@@ -164,7 +168,9 @@ api_test!(generated_requests_never_fail_with_5xx, |server| {
 
     let manager = create_user(&server, &user_body("fuzz.manager")).await?;
     let body = json!({"schemas": [CORE_USER, ENTERPRISE], "userName": "fuzz.user", "title": "Clerk",
-        "emails": [{"value": "fuzz@example.org", "type": "work", "primary": true}],
+        "emails": [{"value": "fuzz@example.org", "type": "work", "primary": true}, {"value": "home@example.org", "type": "home"}],
+        "addresses": [{"locality": "Paris", "type": "work", "primary": true}], "ims": [{"value": "fuzz", "type": "xmpp"}],
+        "x509Certificates": [{"value": "MIIB", "display": "Fuzz"}],
         ENTERPRISE: {"department": "Ops", "manager": {"value": manager}}});
     let user = create_user(&server, &body).await?;
     let group = create_group(&server, &json!({"schemas": [CORE_GROUP], "displayName": "Fuzz", "members": [{"value": user}]})).await?;

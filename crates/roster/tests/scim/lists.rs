@@ -47,7 +47,7 @@ api_test!(filters_on_mapped_attributes, |server| {
 });
 
 api_test!(filter_errors_are_invalid_filter, |server| {
-    for bad in ["ims eq \"x\"", "meta.created co \"2020\"", "active gt true", "id sw 1", "emails[value eq \"a\"", "\u{0}"] {
+    for bad in ["roles eq \"x\"", "meta.created co \"2020\"", "active gt true", "id sw 1", "emails[value eq \"a\"", "\u{0}"] {
         let reply = get(&server, &format!("/Users?filter={}", encode(bad))).await?;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "filter {bad:?}: {}", reply.describe());
         assert_eq!(reply.body["schemas"], json!([ERROR]));
@@ -180,6 +180,82 @@ api_test!(filters_on_stored_attributes, |server| {
     patch(&server, &format!("/Users/{femi}"), json!([{"op": "replace", "path": "displayName", "value": "Oluwafemi"}])).await?;
     assert_eq!(filtered(&server, "displayName eq \"OLUWAFEMI\"").await?, vec![femi.clone()], "a PATCH updates the folded copy");
     assert_eq!(filtered(&server, "displayName co \"adey\"").await?, Vec::<String>::new(), "the old value no longer matches");
+});
+
+api_test!(filters_on_multi_valued_attributes, |server| {
+    let ana = json!({"schemas": [CORE_USER], "userName": "mv-ana",
+        "emails": [{"value": "ana@corp.example", "type": "work", "primary": true}, {"value": "Ana@Home.example", "type": "home"}],
+        "phoneNumbers": [{"value": "+1 555 0101", "type": "mobile"}, {"value": "+1 555 0199", "type": "work"}],
+        "addresses": [{"type": "work", "locality": "Paris"}, {"type": "home", "locality": "Lyon", "primary": true}],
+        "ims": [{"value": "ana.chat", "type": "xmpp"}],
+        "entitlements": [{"value": "Admin"}],
+        "photos": [{"value": "https://photos.example/ana.JPG", "type": "photo"}],
+        "x509Certificates": [{"value": "MIIDQzCCAqygAwIBAgICEAAw", "display": "Ana's cert"}]});
+    let ana = create_user(&server, &ana).await?;
+    let bo = json!({"schemas": [CORE_USER], "userName": "mv-bo",
+        "emails": [{"value": "bo@corp.example", "type": "work"}],
+        "phoneNumbers": [{"value": "tel:+1-201-555-0123", "type": "mobile"}],
+        "addresses": [{"type": "home", "locality": "PARIS"}]});
+    let bo = create_user(&server, &bo).await?;
+    let cy = create_user(&server, &user_body("mv-cy")).await?;
+
+    let cases: Vec<(&str, Vec<&String>)> = vec![
+        ("addresses[type eq \"work\" and locality eq \"paris\"]", vec![&ana]),
+        ("addresses[type eq \"home\" and locality eq \"paris\"]", vec![&bo]),
+        ("addresses.locality eq \"PARIS\"", vec![&ana, &bo]),
+        ("ADDRESSES.LOCALITY eq \"lyon\"", vec![&ana]),
+        ("addresses pr", vec![&ana, &bo]),
+        ("userName sw \"mv-\" and not (addresses.type eq \"work\")", vec![&bo, &cy]),
+        ("addresses[not (type eq \"work\")]", vec![&ana, &bo]),
+        ("addresses.type ne \"work\"", vec![&ana, &bo]),
+        ("addresses[primary eq true]", vec![&ana]),
+        ("addresses.locality gt \"m\"", vec![&ana, &bo]),
+        ("userName sw \"mv-\" and addresses.region eq null", vec![&ana, &bo, &cy]),
+        ("addresses.locality ne null", vec![&ana, &bo]),
+        ("ims.value co \"CHAT\"", vec![&ana]),
+        ("ims sw \"ANA\"", vec![&ana]),
+        ("entitlements[value eq \"admin\"]", vec![&ana]),
+        ("photos.type eq \"photo\"", vec![&ana]),
+        ("photos.value ew \".jpg\"", vec![&ana]),
+        ("x509Certificates pr", vec![&ana]),
+        ("x509Certificates[display co \"CERT\" and value pr]", vec![&ana]),
+        ("ims pr or addresses[locality eq \"paris\"]", vec![&ana, &bo]),
+        ("emails.value eq \"ana@home.example\"", vec![&ana]),
+        ("emails.value eq \"ana@corp.example\"", vec![&ana]),
+        ("emails[type eq \"home\"]", vec![&ana]),
+        ("emails[type eq \"work\"]", vec![&ana, &bo]),
+        ("emails co \"CORP.example\"", vec![&ana, &bo]),
+        ("phoneNumbers.value eq \"tel:+1-201-555-0123\"", vec![&bo]),
+        ("phoneNumbers[type eq \"work\" and value sw \"+1 555\"]", vec![&ana]),
+        ("phoneNumbers[type eq \"mobile\"]", vec![&ana, &bo]),
+    ];
+    for (filter, expected) in cases {
+        let expected: Vec<String> = expected.into_iter().cloned().collect();
+        assert_eq!(filtered(&server, filter).await?, expected, "filter {filter}");
+    }
+
+    let search = post(&server, "/Users/.search", &json!({"filter": "addresses[locality eq \"lyon\"]"})).await?;
+    assert_eq!(resource_ids(&search), vec![ana.clone()], "a search body filters the same way");
+
+    patch(&server, &format!("/Users/{bo}"), json!([{"op": "replace", "path": "addresses", "value": [{"locality": "Berlin"}]}]))
+        .await?;
+    assert_eq!(filtered(&server, "addresses.locality eq \"paris\"").await?, vec![ana.clone()], "a PATCH updates the kept values");
+    assert_eq!(filtered(&server, "addresses.locality eq \"berlin\"").await?, vec![bo.clone()], "the new value matches");
+});
+
+api_test!(multi_valued_filter_errors_name_the_fix, |server| {
+    let cases = [
+        ("x509Certificates.value eq \"MIIB\"", "x509Certificates.value is binary"),
+        ("addresses eq \"Paris\"", "addresses.locality"),
+        ("addresses[street eq \"x\"]", "streetAddress"),
+        ("addresses[primary co true]", "primary is a boolean"),
+    ];
+    for (filter, detail) in cases {
+        let reply = get(&server, &format!("/Users?filter={}", encode(filter))).await?;
+        assert_scim_error(&reply, StatusCode::BAD_REQUEST, Some("invalidFilter"));
+        let text = reply.body["detail"].as_str().unwrap_or_default();
+        assert!(text.contains(detail), "detail for {filter:?} was {text:?}, expected it to contain {detail:?}");
+    }
 });
 
 api_test!(sort_by_display_name, |server| {

@@ -1,7 +1,9 @@
 //! Listing users: filters, sort orders, keyset and offset pagination, and counts.
 
 use crate::common::{at, insert_user, user};
-use roster_domain::filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, StoredAttr, UserAttr};
+use roster_domain::filter::{
+    CmpOp, ElementFilter, Filter, FilterValue, MultiValuedAttr, Sort, SortDirection, SortKey, StoredAttr, SubAttr, UserAttr,
+};
 use roster_domain::{LifecycleState, RoleAssignment, RoleKey, RoleSource, RoleType, Timestamp, User, fold};
 use roster_store::{Page, Store, UserQuery, sort_value};
 use time::macros::date;
@@ -380,6 +382,98 @@ store_test!(stored_attribute_filters_fold_case, |db| {
         ("not present", Filter::Not(Box::new(Filter::Present(UserAttr::Stored(StoredAttr::NickName)))), "elodie femi hana"),
         ("case-exact eq reads the value as sent", exact(CmpOp::Eq, "ÉLODIE Mercier"), "elodie"),
         ("case-exact eq in another case", exact(CmpOp::Eq, "élodie mercier"), ""),
+    ];
+
+    let mut conn = db.store.read().await?;
+    for (name, filter, expected) in cases {
+        let query = UserQuery { filter: filter.clone(), ..everyone(Sort { key: SortKey::UserName, direction: SortDirection::Asc }) };
+        let found = user_names(&conn.list_users(&query).await?).join(" ");
+        assert_eq!(found, expected, "case {name:?}");
+        let count = conn.count_users(&filter).await?;
+        assert_eq!(count, expected.split_whitespace().count() as i64, "count of case {name:?}");
+    }
+});
+
+store_test!(multi_valued_filters_match_some_value, |db| {
+    let people = [
+        (
+            "ana",
+            Some("ana@work.example"),
+            None,
+            serde_json::json!({
+                "addresses": [{"type": "work", "locality": "Paris"}, {"type": "home", "locality": "Lyon", "primary": true}],
+                "ims": [{"value": "Ana.Chat", "type": "xmpp"}],
+                "emails": [{"value": "ana@work.example", "type": "work", "primary": true}, {"value": "Ana@Home.Example", "type": "home"}],
+            }),
+        ),
+        (
+            // The mapped email changed through `/core` after it was stored, so the stored copy is stale.
+            "bo",
+            Some("bo@new.example"),
+            None,
+            serde_json::json!({
+                "addresses": [{"type": "home", "locality": "PARIS"}],
+                "emails": [{"value": "bo@old.example", "type": "work"}],
+                "phoneNumbers": [{"value": "tel:+1-201-555-0123", "type": "mobile"}],
+            }),
+        ),
+        (
+            // Values of the wrong shape are skipped without an error.
+            "cy",
+            None,
+            Some("+1 555 0111"),
+            serde_json::json!({
+                "addresses": {"locality": "Paris"},
+                "emails": ["cy@example.com"],
+                "phoneNumbers": [{"value": "+1 555 0100", "type": "Mobile"}, {"value": "+1 555 0199", "type": "work"}],
+            }),
+        ),
+        ("dee", None, None, serde_json::json!({"ims": [{"value": "ÉCOLE"}], "photos": [{"value": "https://x/p.JPG", "type": "photo"}]})),
+    ];
+    for (user_name, email, mobile_number, attributes) in people {
+        let scim_attributes = attributes.as_object().cloned().unwrap_or_default();
+        let new_user = User {
+            email: email.map(str::to_string),
+            mobile_number: mobile_number.map(str::to_string),
+            scim_attributes,
+            ..user(user_name)
+        };
+        insert_user(&db.store, &new_user).await?;
+    }
+
+    let any = |attr, condition| Filter::AnyElement { attr, condition };
+    let cmp = |sub, op, value: &str| ElementFilter::Cmp { sub, op, value: value.to_string() };
+    let work = || cmp(SubAttr::Type, CmpOp::Eq, "WORK");
+    let not = |inner| ElementFilter::Not(Box::new(inner));
+    let addresses = MultiValuedAttr::Addresses;
+    let cases: Vec<(&str, Filter, &str)> = vec![
+        ("and in one value", any(addresses, ElementFilter::And(vec![work(), cmp(SubAttr::Locality, CmpOp::Eq, "paris")])), "ana"),
+        ("eq ignores case", any(addresses, cmp(SubAttr::Locality, CmpOp::Eq, "paris")), "ana bo"),
+        ("or in one value", any(addresses, ElementFilter::Or(vec![work(), cmp(SubAttr::Locality, CmpOp::Eq, "lyon")])), "ana"),
+        ("present needs an array", any(addresses, ElementFilter::All), "ana bo"),
+        ("not outside", Filter::Not(Box::new(any(addresses, work()))), "bo cy dee"),
+        ("not inside", any(addresses, not(work())), "ana bo"),
+        ("ne includes values without it", any(addresses, cmp(SubAttr::Type, CmpOp::Ne, "home")), "ana"),
+        ("primary true", any(addresses, ElementFilter::IsTrue(SubAttr::Primary)), "ana"),
+        ("primary false or absent", any(addresses, not(ElementFilter::IsTrue(SubAttr::Primary))), "ana bo"),
+        ("gt compares folded text", any(addresses, cmp(SubAttr::Locality, CmpOp::Gt, "Lyon")), "ana bo"),
+        ("le", any(addresses, cmp(SubAttr::Locality, CmpOp::Le, "LYON")), "ana"),
+        ("sub-attribute absent", any(addresses, ElementFilter::Present(SubAttr::Region)), ""),
+        ("co", any(MultiValuedAttr::Ims, cmp(SubAttr::Value, CmpOp::Co, ".CHAT")), "ana"),
+        ("co escapes wildcards", any(MultiValuedAttr::Ims, cmp(SubAttr::Value, CmpOp::Co, "%")), ""),
+        ("sw folds non-ASCII letters", any(MultiValuedAttr::Ims, cmp(SubAttr::Value, CmpOp::Sw, "éc")), "dee"),
+        ("ew", any(MultiValuedAttr::Photos, cmp(SubAttr::Value, CmpOp::Ew, ".jpg")), "dee"),
+        ("kept email", any(MultiValuedAttr::Emails, cmp(SubAttr::Value, CmpOp::Eq, "ana@home.example")), "ana"),
+        ("mapped email is left out", any(MultiValuedAttr::Emails, cmp(SubAttr::Value, CmpOp::Eq, "ana@work.example")), ""),
+        ("stale mapped email is left out", any(MultiValuedAttr::Emails, cmp(SubAttr::Value, CmpOp::Co, "bo@")), ""),
+        ("kept emails of any value", any(MultiValuedAttr::Emails, ElementFilter::All), "ana"),
+        (
+            "unmapped mobile is kept",
+            any(MultiValuedAttr::PhoneNumbers, cmp(SubAttr::Value, CmpOp::Eq, "tel:+1-201-555-0123")),
+            "bo",
+        ),
+        ("mapped mobile is left out", any(MultiValuedAttr::PhoneNumbers, cmp(SubAttr::Value, CmpOp::Eq, "+1 555 0100")), ""),
+        ("other phone is kept", any(MultiValuedAttr::PhoneNumbers, cmp(SubAttr::Value, CmpOp::Sw, "+1 555 01")), "cy"),
     ];
 
     let mut conn = db.store.read().await?;
