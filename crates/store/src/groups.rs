@@ -54,6 +54,10 @@ pub struct GroupQuery {
     /// Continue after the group with this folded display name (ignored when sorting by id) and id: keyset
     /// pagination, which [`GroupQuery::offset`] then follows.
     pub after: Option<(String, i64)>,
+    /// End just before the group with this folded display name (ignored when sorting by id) and id: the `limit`
+    /// groups nearest before it, returned in the sort order (keyset pagination backwards, for a previous page).
+    /// Used only when `after` is `None`.
+    pub before: Option<(String, i64)>,
 }
 
 fn push_group_filter(buf: &mut SqlBuf, filter: &GroupFilter) {
@@ -193,8 +197,11 @@ impl Conn {
     pub async fn list_groups(&mut self, query: &GroupQuery) -> Result<Vec<Group>, StoreError> {
         let mut buf = SqlBuf::new(concat!("SELECT ", group_columns!(), " FROM groups WHERE "));
         push_group_filter(&mut buf, &query.filter);
-        let (comparison, direction) = if query.descending { (" < ", " DESC") } else { (" > ", " ASC") };
-        match &query.after {
+        // A page before a group reads the reversed order from that group, so LIMIT keeps the groups nearest to it,
+        // and puts the groups back in the sort order after reading them.
+        let backward = query.after.is_none() && query.before.is_some();
+        let (comparison, direction) = if query.descending != backward { (" < ", " DESC") } else { (" > ", " ASC") };
+        match query.after.as_ref().or(query.before.as_ref()) {
             Some((display_name, id)) if query.by_display_name => {
                 buf.push(" AND (display_name_folded, id)").push(comparison).push("(");
                 buf.bind(Param::Text(display_name.clone()));
@@ -222,7 +229,11 @@ impl Conn {
         let rows = with_conn!(self, |c| {
             bind_params!(sqlx::query_as::<_, GroupRow>(sqlx::AssertSqlSafe(sql)), &params).fetch_all(c).await?
         });
-        rows.into_iter().map(GroupRow::into_group).collect()
+        let mut groups = rows.into_iter().map(GroupRow::into_group).collect::<Result<Vec<Group>, StoreError>>()?;
+        if backward {
+            groups.reverse();
+        }
+        Ok(groups)
     }
 
     pub async fn count_groups(&mut self, filter: &GroupFilter) -> Result<i64, StoreError> {

@@ -275,6 +275,9 @@ pub enum Page {
     Offset(u64),
     /// Continue after the row with this sort value and id (keyset pagination).
     After { value: Option<FilterValue>, id: i64 },
+    /// End just before the row with this sort value and id: the `limit` rows nearest before it, returned in the
+    /// sort order (keyset pagination backwards, for a previous page).
+    Before { value: Option<FilterValue>, id: i64 },
 }
 
 /// A list request.
@@ -484,11 +487,14 @@ impl Conn {
 
         let column = sort_column(query.sort.key, backend);
         let column = column.as_ref();
-        let (comparison, direction) = match query.sort.direction {
-            SortDirection::Asc => (" > ", " ASC"),
-            SortDirection::Desc => (" < ", " DESC"),
+        // A page before a row reads the reversed order from that row, so LIMIT keeps the rows nearest to it, and
+        // puts the rows back in the sort order after reading them.
+        let backward = matches!(query.page, Page::Before { .. });
+        let (comparison, direction) = match (query.sort.direction, backward) {
+            (SortDirection::Asc, false) | (SortDirection::Desc, true) => (" > ", " ASC"),
+            (SortDirection::Desc, false) | (SortDirection::Asc, true) => (" < ", " DESC"),
         };
-        if let Page::After { value, id } = &query.page {
+        if let Page::After { value, id } | Page::Before { value, id } = &query.page {
             match value {
                 Some(value) if query.sort.key != SortKey::Id => {
                     buf.push(" AND (").push(column).push(", id)").push(comparison).push("(");
@@ -521,7 +527,11 @@ impl Conn {
         let rows = with_conn!(self, |c| {
             bind_params!(sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql)), &params).fetch_all(c).await?
         });
-        rows.into_iter().map(UserRow::into_user).collect()
+        let mut users = rows.into_iter().map(UserRow::into_user).collect::<Result<Vec<User>, StoreError>>()?;
+        if backward {
+            users.reverse();
+        }
+        Ok(users)
     }
 
     /// Counts the users that are not deleted and match `filter`.

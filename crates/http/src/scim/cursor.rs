@@ -1,11 +1,13 @@
 //! Opaque keyset cursors for cursor pagination (RFC 9865).
 //!
 //! A cursor contains the resource type, the sort key and direction of the request that produced it, and the sort
-//! value and id of the last resource on its page. The next page continues after that resource, so a cursor never
-//! expires and pages stay consistent while resources are created or deleted in between. Cursors are the hex form
+//! value and id of a resource. A `nextCursor` names the last resource of its page, and the next page starts after
+//! it. A `previousCursor` names the first, and the previous page ends just before it. So a cursor never expires
+//! and pages stay consistent while resources are created or deleted in between. Cursors are the hex form
 //! of that text, so clients treat them as opaque strings.
 
 use crate::scim::error::ScimApiError;
+use crate::scim::list::ListRequest;
 use axum::http::StatusCode;
 
 /// The `scimType` of a cursor that this server did not issue, or issued for another query, as RFC 9865 names it.
@@ -14,7 +16,7 @@ const INVALID_CURSOR: &str = "invalidCursor";
 /// Separates the fields of a cursor's text. The value comes last, so it may contain the separator.
 const SEPARATOR: char = '|';
 
-/// The position after which the next page of a cursor-paginated list starts.
+/// The position next to which a page of a cursor-paginated list starts or ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     /// `User` or `Group`.
@@ -22,10 +24,11 @@ pub struct Cursor {
     /// The sort key's name, as the store names it.
     pub sort_key: String,
     pub descending: bool,
-    /// The id of the last resource on the page.
+    /// Whether the page ends just before the resource, for `previousCursor`, instead of starting after it.
+    pub backward: bool,
+    /// The id of the resource.
     pub id: i64,
-    /// The sort value of the last resource on the page, in the store's folded or canonical form; empty when
-    /// sorting by id.
+    /// The sort value of the resource, in the store's folded or canonical form; empty when sorting by id.
     pub value: String,
 }
 
@@ -33,7 +36,8 @@ impl Cursor {
     /// Encodes the cursor as lower-case hex, so it is safe in a query string without escaping.
     pub fn encode(&self) -> String {
         let direction = if self.descending { "d" } else { "a" };
-        let text = ["1", &self.resource_type, &self.sort_key, direction, &self.id.to_string(), &self.value]
+        let side = if self.backward { "b" } else { "f" };
+        let text = ["2", &self.resource_type, &self.sort_key, direction, side, &self.id.to_string(), &self.value]
             .join(&SEPARATOR.to_string());
         text.bytes().map(|byte| format!("{byte:02x}")).collect()
     }
@@ -57,27 +61,86 @@ impl Cursor {
         Ok(cursor)
     }
 
+    /// Parses the text of a cursor: version 2, which has the `f` or `b` side, or version 1, which earlier releases
+    /// issued for next pages only and which stays valid.
     fn parse(text: &str) -> Option<Self> {
         let bytes = decode_hex(text)?;
         let text = String::from_utf8(bytes).ok()?;
-        let mut fields = text.splitn(6, SEPARATOR);
-        let (Some("1"), Some(resource_type), Some(sort_key), Some(direction), Some(id), Some(value)) =
-            (fields.next(), fields.next(), fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            return None;
+        let (version, rest) = text.split_once(SEPARATOR)?;
+        let field_count = match version {
+            "1" => 5,
+            "2" => 6,
+            _ => return None,
         };
-        let descending = match direction {
-            "a" => false,
-            "d" => true,
+        let fields: Vec<&str> = rest.splitn(field_count, SEPARATOR).collect();
+        let (resource_type, sort_key, direction, side, id, value) = match (version, fields.as_slice()) {
+            ("1", [resource_type, sort_key, direction, id, value]) => (resource_type, sort_key, direction, &"f", id, value),
+            ("2", [resource_type, sort_key, direction, side, id, value]) => (resource_type, sort_key, direction, side, id, value),
             _ => return None,
         };
         Some(Self {
             resource_type: resource_type.to_string(),
             sort_key: sort_key.to_string(),
-            descending,
+            descending: flag(direction, "a", "d")?,
+            backward: flag(side, "f", "b")?,
             id: id.parse().ok()?,
             value: value.to_string(),
         })
+    }
+}
+
+/// Reads a one-letter field that is `when_false` or `when_true`.
+fn flag(text: &str, when_false: &str, when_true: &str) -> Option<bool> {
+    if text == when_false {
+        Some(false)
+    } else if text == when_true {
+        Some(true)
+    } else {
+        None
+    }
+}
+
+/// The cursors of one page of a cursor-paginated list (RFC 9865).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageCursors {
+    pub next: Option<String>,
+    pub previous: Option<String>,
+}
+
+/// Drops the extra row that a cursor-paginated read fetched, and returns the page's cursors. `rows` are in the
+/// sort order. `requested` is the cursor the request sent, `None` for the first page. `cursor_at` builds the
+/// encoded cursor that starts after a row (`false`) or ends before it (`true`).
+///
+/// A page read forwards has `nextCursor` when the extra row exists, and `previousCursor` unless it is the first
+/// page. A page read backwards has `previousCursor` when the extra row exists, so a page that reaches the start of
+/// the list has none, like the first page. It always has `nextCursor`, because it ends before the page it was read
+/// from. An empty page has neither.
+pub fn page_cursors<T>(
+    request: &ListRequest,
+    requested: Option<&Cursor>,
+    rows: &mut Vec<T>,
+    cursor_at: impl Fn(&T, bool) -> String,
+) -> PageCursors {
+    if request.cursor.is_none() || request.count == 0 {
+        return PageCursors::default();
+    }
+    let count = request.count as usize;
+    let backward = requested.is_some_and(|cursor| cursor.backward);
+    let more = rows.len() > count;
+    if more && backward {
+        rows.drain(..rows.len() - count);
+    } else if more {
+        rows.truncate(count);
+    }
+
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return PageCursors::default();
+    };
+    let has_next = if backward { true } else { more };
+    let has_previous = if backward { more } else { requested.is_some() };
+    PageCursors {
+        next: has_next.then(|| cursor_at(last, false)),
+        previous: has_previous.then(|| cursor_at(first, true)),
     }
 }
 
@@ -107,6 +170,7 @@ mod tests {
             resource_type: "User".into(),
             sort_key: "user_name".into(),
             descending: true,
+            backward: false,
             id: 42,
             value: "ann|bell".into(),
         }
@@ -114,8 +178,19 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let encoded = cursor().encode();
-        assert!(encoded.bytes().all(|b| b.is_ascii_hexdigit()), "{encoded}");
+        for backward in [false, true] {
+            let cursor = Cursor { backward, ..cursor() };
+            let encoded = cursor.encode();
+            assert!(encoded.bytes().all(|b| b.is_ascii_hexdigit()), "{encoded}");
+            let decoded = Cursor::decode(&encoded, "User", "user_name", true).expect("decodes");
+            assert_eq!(decoded, cursor);
+        }
+    }
+
+    #[test]
+    fn reads_version_one_as_forward() {
+        let text = "1|User|user_name|d|42|ann|bell";
+        let encoded: String = text.bytes().map(|byte| format!("{byte:02x}")).collect();
         let decoded = Cursor::decode(&encoded, "User", "user_name", true).expect("decodes");
         assert_eq!(decoded, cursor());
     }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 use crate::AppState;
-use crate::scim::cursor::Cursor;
+use crate::scim::cursor::{Cursor, page_cursors};
 use crate::scim::error::ScimApiError;
 use crate::scim::extract::{Precondition, ScimAuth, ScimJson, ScimPath, resource_id};
 use crate::scim::group_document::{GroupInput, numeric_ids, read_group, read_member_ids, render_group, translate_group_filter};
@@ -115,48 +115,36 @@ async fn list_page(state: &AppState, actor: &Actor, request: &ListRequest, base:
         }
     };
     let sort_key = if by_display_name { "display_name" } else { "id" };
-    let after = match request.continuation() {
-        Some(text) => {
-            let cursor = Cursor::decode(text, "Group", sort_key, request.descending)?;
-            Some((cursor.value, cursor.id))
-        }
-        None => None,
-    };
+    let requested = request
+        .continuation()
+        .map(|text| Cursor::decode(text, "Group", sort_key, request.descending))
+        .transpose()?;
+    let position = requested.as_ref().map(|cursor| (cursor.value.clone(), cursor.id));
+    let backward = requested.as_ref().is_some_and(|cursor| cursor.backward);
     let query = GroupQuery {
         filter,
         by_display_name,
         descending: request.descending,
         offset: if request.cursor.is_some() { 0 } else { request.offset() },
         limit: request.rows_to_read(),
-        after,
+        after: if backward { None } else { position.clone() },
+        before: if backward { position } else { None },
     };
 
     let mut list = state.roster.list_groups(actor, query, request.projection.includes("members")).await?;
 
-    let next_cursor = next_group_cursor(request, &mut list.groups, sort_key);
+    let cursors = page_cursors(request, requested.as_ref(), &mut list.groups, |found, backward| {
+        group_cursor(found, sort_key, request.descending, backward).encode()
+    });
     let resources: Vec<Value> = list.groups.iter().map(|found| render_group(found, true, base)).collect();
-    Ok(scim_response(StatusCode::OK, request.response(list.total, resources, next_cursor)))
+    Ok(scim_response(StatusCode::OK, request.response(list.total, resources, cursors)))
 }
 
-/// Drops the extra row that a cursor-paginated read fetched, and returns the cursor of the next page when that row
-/// existed.
-fn next_group_cursor(request: &ListRequest, groups: &mut Vec<GroupWithMembers>, sort_key: &str) -> Option<String> {
-    request.cursor.as_ref()?;
-    if request.count == 0 || groups.len() <= request.count as usize {
-        return None;
-    }
-    groups.truncate(request.count as usize);
-
-    let last = &groups.last()?.group;
-    let value = if sort_key == "display_name" { fold(&last.display_name) } else { String::new() };
-    let cursor = Cursor {
-        resource_type: "Group".into(),
-        sort_key: sort_key.into(),
-        descending: request.descending,
-        id: last.id,
-        value,
-    };
-    Some(cursor.encode())
+/// Returns the cursor of the page that starts after a group, or with `backward` the page that ends before it.
+fn group_cursor(found: &GroupWithMembers, sort_key: &str, descending: bool, backward: bool) -> Cursor {
+    let group = &found.group;
+    let value = if sort_key == "display_name" { fold(&group.display_name) } else { String::new() };
+    Cursor { resource_type: "Group".into(), sort_key: sort_key.into(), descending, backward, id: group.id, value }
 }
 
 /// Replaces a group (RFC 7644 §3.5.1): its name, external id, other attributes and whole membership. `roles`

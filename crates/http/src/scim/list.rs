@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::scim::cursor::PageCursors;
 use crate::scim::error::ScimApiError;
 use crate::scim::projection::Projection;
 use crate::scim::{DEFAULT_COUNT, MAX_RESULTS};
@@ -122,9 +123,9 @@ impl ListRequest {
         }
     }
 
-    /// Builds the list response for one page of rendered resources. Under cursor pagination the response has
-    /// `nextCursor` while more results follow, and no `startIndex`.
-    pub fn response(&self, total: i64, resources: Vec<Value>, next_cursor: Option<String>) -> Value {
+    /// Builds the list response for one page of rendered resources. Under cursor pagination the response has the
+    /// page's `nextCursor` and `previousCursor`, and no `startIndex`.
+    pub fn response(&self, total: i64, resources: Vec<Value>, cursors: PageCursors) -> Value {
         let resources: Vec<Value> = resources.into_iter().map(|r| self.projection.apply(r)).collect();
         let mut response = json!({
             "schemas": [LIST_RESPONSE_URN],
@@ -136,8 +137,11 @@ impl ListRequest {
             if self.cursor.is_none() {
                 object.insert("startIndex".into(), self.start_index.into());
             }
-            if let Some(next_cursor) = next_cursor {
+            if let Some(next_cursor) = cursors.next {
                 object.insert("nextCursor".into(), next_cursor.into());
+            }
+            if let Some(previous_cursor) = cursors.previous {
+                object.insert("previousCursor".into(), previous_cursor.into());
             }
         }
         response

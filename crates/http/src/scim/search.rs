@@ -14,6 +14,7 @@ use roster_scim::{parse_filter, translate_user_filter};
 use roster_service::{Actor, GroupQuery, Page, UserListRequest};
 
 use crate::AppState;
+use crate::scim::cursor::PageCursors;
 use crate::scim::error::ScimApiError;
 use crate::scim::extract::{ScimAuth, ScimJson};
 use crate::scim::group_document::{render_group, translate_group_filter};
@@ -47,7 +48,7 @@ pub async fn search_all_types(
     let mut resources = render_users(&state, &actor, &users, &request, &base).await?;
     resources.extend(groups.iter().map(|found| render_group(found, request.projection.includes("members"), &base)));
     let total = users_total + groups_total;
-    Ok(scim_response(StatusCode::OK, request.response(total, resources, None)))
+    Ok(scim_response(StatusCode::OK, request.response(total, resources, PageCursors::default())))
 }
 
 /// Rejects the parameters that have no meaning across resource types.
@@ -109,7 +110,7 @@ async fn search_groups(
     limit: u32,
 ) -> Result<(Vec<roster_service::GroupWithMembers>, i64), ScimApiError> {
     let Some(filter) = filter else { return Ok((Vec::new(), 0)) };
-    let query = GroupQuery { filter, by_display_name: false, descending: false, offset, limit, after: None };
+    let query = GroupQuery { filter, by_display_name: false, descending: false, offset, limit, after: None, before: None };
     let list = state.roster.list_groups(actor, query, request.projection.includes("members")).await?;
     Ok((list.groups, list.total))
 }

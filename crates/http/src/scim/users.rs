@@ -16,7 +16,7 @@ use roster_service::{Actor, Page, UserListRequest, UserWithRoles, sort_value};
 use serde_json::Value;
 
 use crate::AppState;
-use crate::scim::cursor::{Cursor, invalid_cursor};
+use crate::scim::cursor::{Cursor, invalid_cursor, page_cursors};
 use crate::scim::error::ScimApiError;
 use crate::scim::extract::{Precondition, ScimAuth, ScimJson, ScimPath, resource_id};
 use crate::scim::list::{ListRequest, QueryParams};
@@ -123,7 +123,11 @@ async fn list_page(state: &AppState, actor: &Actor, request: &ListRequest, base:
         None => SortKey::Id,
     };
     let sort = Sort { key, direction };
-    let page = match request.continuation() {
+    let requested = request
+        .continuation()
+        .map(|text| Cursor::decode(text, "User", sort.key.as_str(), sort.direction == SortDirection::Desc))
+        .transpose()?;
+    let page = match &requested {
         Some(cursor) => cursor_page(cursor, sort)?,
         None => Page::Offset(if request.cursor.is_some() { 0 } else { request.offset() }),
     };
@@ -137,10 +141,12 @@ async fn list_page(state: &AppState, actor: &Actor, request: &ListRequest, base:
 
     let mut list = state.roster.list_users(actor, list_request).await?;
 
-    let next_cursor = next_cursor(request, &mut list.users, sort);
+    let cursors = page_cursors(request, requested.as_ref(), &mut list.users, |user, backward| {
+        user_cursor(user, sort, backward).encode()
+    });
     let resources = render_users(state, actor, &list.users, request, base).await?;
     let total = list.total.unwrap_or(resources.len() as i64);
-    Ok(scim_response(StatusCode::OK, request.response(total, resources, next_cursor)))
+    Ok(scim_response(StatusCode::OK, request.response(total, resources, cursors)))
 }
 
 /// Renders a page of users, loading the roles and groups of the whole page in one query each.
@@ -171,46 +177,37 @@ pub(crate) async fn render_users(
     Ok(resources)
 }
 
-/// Reads a user list cursor into the keyset page after the user it names.
-fn cursor_page(text: &str, sort: Sort) -> Result<Page, ScimApiError> {
-    let cursor = Cursor::decode(text, "User", sort.key.as_str(), sort.direction == SortDirection::Desc)?;
+/// Reads a user list cursor into the keyset page after the user it names, or before it for a `previousCursor`.
+fn cursor_page(cursor: &Cursor, sort: Sort) -> Result<Page, ScimApiError> {
     let value = match sort.key {
         SortKey::Id => None,
-        SortKey::LastName | SortKey::UserName | SortKey::DisplayName => Some(FilterValue::Text(cursor.value)),
+        SortKey::LastName | SortKey::UserName | SortKey::DisplayName => Some(FilterValue::Text(cursor.value.clone())),
         SortKey::CreatedAt | SortKey::UpdatedAt => {
             let time = Timestamp::parse(&cursor.value)
                 .ok_or_else(|| invalid_cursor("the cursor holds an invalid timestamp; send cursor= (empty) to start again"))?;
             Some(FilterValue::Time(time))
         }
     };
-    Ok(Page::After { value, id: cursor.id })
+    Ok(if cursor.backward { Page::Before { value, id: cursor.id } } else { Page::After { value, id: cursor.id } })
 }
 
-/// Drops the extra row that a cursor-paginated read fetched, and returns the cursor of the next page when that row
-/// existed.
-fn next_cursor(request: &ListRequest, users: &mut Vec<User>, sort: Sort) -> Option<String> {
-    request.cursor.as_ref()?;
-    if request.count == 0 || users.len() <= request.count as usize {
-        return None;
-    }
-    users.truncate(request.count as usize);
-
-    let last = users.last()?;
-    let value = match sort_value(last, sort.key) {
+/// Returns the cursor of the page that starts after `user`, or with `backward` the page that ends before it.
+fn user_cursor(user: &User, sort: Sort, backward: bool) -> Cursor {
+    let value = match sort_value(user, sort.key) {
         Some(FilterValue::Text(text)) => text,
         Some(FilterValue::Time(time)) => time.canonical(),
         Some(FilterValue::Int(number)) => number.to_string(),
         Some(FilterValue::Date(date)) => date.to_string(),
         None => String::new(),
     };
-    let cursor = Cursor {
+    Cursor {
         resource_type: "User".into(),
         sort_key: sort.key.as_str().into(),
         descending: sort.direction == SortDirection::Desc,
-        id: last.id,
+        backward,
+        id: user.id,
         value,
-    };
-    Some(cursor.encode())
+    }
 }
 
 /// Replaces a user's attributes (RFC 7644 §3.5.1). Attributes the body leaves out are cleared, except `active`,

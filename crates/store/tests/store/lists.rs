@@ -334,6 +334,33 @@ store_test!(offset_pages_visit_each_once, |db| {
     );
 });
 
+store_test!(keyset_pages_before_walk_back, |db| {
+    let users = insert_sort_fixture(&db.store).await?;
+    let page_size = 3;
+
+    let mut conn = db.store.read().await?;
+    for sort in all_sorts() {
+        let expected = expected_order(&users, sort);
+        let mut visited = Vec::new();
+        let Some(&last_id) = expected.last() else { continue };
+        let Some(last) = users.iter().find(|user| user.id == last_id) else { continue };
+        // Walk back from the last user: each page ends just before the first user of the page read before it.
+        visited.push(last.id);
+        let mut page = Page::Before { value: sort_value(last, sort.key), id: last.id };
+        // Each page contains at least one row until the start, so this bound is reached only if paging loops.
+        for _ in 0..=users.len() {
+            let query = UserQuery { filter: Filter::All, sort, limit: page_size, page: page.clone() };
+            let rows = conn.list_users(&query).await?;
+            let Some(first) = rows.first() else { break };
+            let mut page_ids = ids(&rows);
+            page_ids.extend(visited);
+            visited = page_ids;
+            page = Page::Before { value: sort_value(first, sort.key), id: first.id };
+        }
+        assert_eq!(visited, expected, "pages before of {page_size} under {sort:?} should visit every user once, in order");
+    }
+});
+
 store_test!(keyset_page_respects_filter, |db| {
     let role = insert_filter_fixture(&db.store).await?;
     let filter = Filter::Or(vec![Filter::HasRole(role), Filter::StatusIn(vec![LifecycleState::Suspended])]);
