@@ -2,7 +2,7 @@
 //! unknown routes, wrong methods and panics.
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::time::Instant;
@@ -32,6 +32,7 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
     request.extensions_mut().insert(RequestId(id.clone()));
+    let close_after_error = carries_body(&request) && matches!(request.version(), Version::HTTP_10 | Version::HTTP_11);
     let span = tracing::info_span!("request", method = %method, route = %route, request_id = %id);
     let started = Instant::now();
 
@@ -43,7 +44,21 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    if close_after_error && (response.status().is_client_error() || response.status().is_server_error()) {
+        // A handler may reject a request, such as an upload without the scope, before it reads the body. The
+        // server then closes the connection, since it cannot find where the next request starts, and a client
+        // that reused the connection would lose its next request. RFC 9112 section 9.6 asks a server that intends
+        // to close to say so with the "close" option.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     response
+}
+
+/// Returns whether the request's headers announce a body: a non-zero `Content-Length`, or a `Transfer-Encoding`.
+fn carries_body(request: &Request) -> bool {
+    let headers = request.headers();
+    let length = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    length.is_some_and(|length| length > 0) || headers.contains_key(header::TRANSFER_ENCODING)
 }
 
 pub async fn not_found() -> Response {

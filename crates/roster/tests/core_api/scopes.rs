@@ -350,3 +350,24 @@ api_test!(admin_implies_every_scope, |server| {
     .await?;
     assert_eq!(created.status, StatusCode::CREATED, "an admin token should create users: {}", created.describe());
 });
+
+api_test!(rejected_body_closes_connection, |server| {
+    let reader = server.create_cli_token("reader", &["users:read"]).await?;
+    let form = crate::jml::upload_form(
+        crate::jml::sales_feed(1).as_bytes(),
+        &crate::jml::example("synthetic-mapping.toml")?,
+        &crate::jml::example("synthetic-policy.toml")?,
+        false,
+    );
+    // The server rejects the upload before it reads the body, so the connection cannot carry another request.
+    let rejected = server.send(server.request_as(&reader, Method::POST, "/core/jml/plans").multipart(form)).await?;
+    assert_error(&rejected, StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(rejected.headers.get("connection").and_then(|v| v.to_str().ok()), Some("close"), "{:?}", rejected.headers);
+
+    let read = server.send(server.request_as(&reader, Method::GET, "/core/users")).await?;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.describe());
+    assert_eq!(read.headers.get("connection"), None, "a request without a body keeps its connection");
+    let missing = server.send(server.request_as(&reader, Method::GET, "/core/users/999999")).await?;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers.get("connection"), None, "an error without a request body keeps the connection");
+});
