@@ -316,7 +316,6 @@ struct Prepared {
     present: BTreeSet<String>,
     errors: Vec<RowError>,
     warnings: Vec<RowWarning>,
-    manager_keys: BTreeMap<String, String>,
 }
 
 /// A feed read against the current users once per plan: its people, their managers and what reading them found.
@@ -325,8 +324,8 @@ pub struct PreparedFeed<'u> {
     mapping: &'u CompiledMapping,
     users: &'u [CurrentUser],
     users_by_key: BTreeMap<String, &'u CurrentUser>,
-    /// Folded emails of the loaded users, with each holder's folded key; see [`Derived::loaded_emails`].
-    loaded_emails: HashMap<String, String>,
+    /// Folded emails of the loaded users, with each holder; see [`Derived::loaded_emails`].
+    loaded_emails: HashMap<String, &'u CurrentUser>,
     prepared: Prepared,
 }
 
@@ -336,7 +335,7 @@ impl<'u> PreparedFeed<'u> {
         let prepared = prepare(mapping, feed, &users_by_key);
         let loaded_emails = users
             .iter()
-            .filter_map(|user| Some((fold(user.attributes.email.as_deref()?), fold(&user.unique_id))))
+            .filter_map(|user| Some((fold(user.attributes.email.as_deref()?), user)))
             .collect();
         Self { mapping, users, users_by_key, loaded_emails, prepared }
     }
@@ -367,11 +366,11 @@ impl<'u> PreparedFeed<'u> {
         options: PlanOptions,
     ) -> PlanStream<'u, 'p> {
         let Self { mapping, users, users_by_key, loaded_emails, prepared } = self;
-        let Prepared { people, present, mut errors, mut warnings, manager_keys } = prepared;
+        let Prepared { people, present, mut errors, mut warnings } = prepared;
         let managers: BTreeSet<String> = people
             .iter()
             .filter(|p| p.status != FeedStatus::Terminated)
-            .filter_map(|p| manager_keys.get(&p.key).map(|k| fold(k)))
+            .filter_map(|p| resolved_manager(p).map(fold))
             .collect();
 
         let order: Vec<&Person> = people.iter().collect();
@@ -402,7 +401,6 @@ impl<'u> PreparedFeed<'u> {
             options,
             people: people.into_iter(),
             present,
-            manager_keys,
             managers,
             chosen: emails.chosen,
             errors,
@@ -424,7 +422,6 @@ pub struct PlanStream<'u, 'p> {
     options: PlanOptions,
     people: std::vec::IntoIter<Person>,
     present: BTreeSet<String>,
-    manager_keys: BTreeMap<String, String>,
     /// Folded keys of the people who manage someone in the feed.
     managers: BTreeSet<String>,
     chosen: BTreeMap<String, Option<String>>,
@@ -439,7 +436,7 @@ impl Iterator for PlanStream<'_, '_> {
     type Item = PersonChange;
 
     fn next(&mut self) -> Option<PersonChange> {
-        for person in self.people.by_ref() {
+        for mut person in self.people.by_ref() {
             let Some(email) = self.chosen.get(&fold(&person.key)) else { continue };
             let current = self.users_by_key.get(&fold(&person.key)).copied();
             let target_attributes = Attributes {
@@ -451,7 +448,10 @@ impl Iterator for PlanStream<'_, '_> {
                 mobile_number: person.mobile_number.clone(),
                 start_date: person.start_date,
                 end_date: person.end_date,
-                manager_key: self.manager_keys.get(&person.key).cloned(),
+                manager_key: match person.manager.take() {
+                    Some(ManagerRef::Key(key)) => Some(key),
+                    _ => None,
+                },
             };
             let desired = self.policy.evaluate(Subject {
                 department: person.department.as_deref(),
@@ -647,11 +647,15 @@ fn prepare(mapping: &CompiledMapping, feed: Feed, users_by_key: &BTreeMap<String
     }
     errors.sort_by_key(|e| e.line);
 
-    let manager_keys = resolve_managers(&people, users_by_key, &mut warnings);
+    let managers = resolve_managers(&people, users_by_key, &mut warnings);
+    // Each person keeps only the resolved key, so no second map of 100,000 keys is needed.
+    for (person, manager) in people.iter_mut().zip(managers) {
+        person.manager = manager.map(ManagerRef::Key);
+    }
 
-    let order = apply_order(&people, &manager_keys);
+    let order = apply_order(&people);
     put_in_order(&mut people, &order);
-    Prepared { people, present, errors, warnings, manager_keys }
+    Prepared { people, present, errors, warnings }
 }
 
 fn role_changes(roles: &BTreeMap<Grant, String>) -> Vec<RoleChange> {
@@ -699,7 +703,7 @@ fn put_in_order(people: &mut [Person], order: &[usize]) {
 
 /// Returns the indices of `people` in apply order: each manager before the people who report to them, otherwise in
 /// feed order.
-fn apply_order(people: &[Person], manager_keys: &BTreeMap<String, String>) -> Vec<usize> {
+fn apply_order(people: &[Person]) -> Vec<usize> {
     let by_key: BTreeMap<String, usize> = people.iter().enumerate().map(|(index, p)| (fold(&p.key), index)).collect();
     let mut placed = vec![false; people.len()];
     let mut order = Vec::with_capacity(people.len());
@@ -707,7 +711,7 @@ fn apply_order(people: &[Person], manager_keys: &BTreeMap<String, String>) -> Ve
         // Walk up the manager chain, then place from the top down; the placed flags also stop cycles.
         let mut chain = vec![index];
         let mut cursor = person;
-        while let Some(&manager) = manager_keys.get(&cursor.key).and_then(|k| by_key.get(&fold(k))) {
+        while let Some(&manager) = resolved_manager(cursor).and_then(|k| by_key.get(&fold(k))) {
             let Some(manager_person) = people.get(manager) else { break };
             if placed.get(manager).copied().unwrap_or(true) || chain.contains(&manager) {
                 break;
@@ -727,12 +731,21 @@ fn apply_order(people: &[Person], manager_keys: &BTreeMap<String, String>) -> Ve
     order
 }
 
-/// Resolves each person's manager to a key, warning about those that cannot be resolved.
+/// Returns a person's manager key once [`resolve_managers`] has resolved it.
+fn resolved_manager(person: &Person) -> Option<&str> {
+    match &person.manager {
+        Some(ManagerRef::Key(key)) => Some(key),
+        _ => None,
+    }
+}
+
+/// Resolves each person's manager to a key, in the order of `people`, warning about those that cannot be
+/// resolved.
 fn resolve_managers(
     people: &[Person],
     users_by_key: &BTreeMap<String, &CurrentUser>,
     warnings: &mut Vec<RowWarning>,
-) -> BTreeMap<String, String> {
+) -> Vec<Option<String>> {
     let keys: BTreeMap<String, &str> = people.iter().map(|p| (fold(&p.key), p.key.as_str())).collect();
     let mut by_name: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for person in people {
@@ -740,9 +753,12 @@ fn resolve_managers(
         by_name.entry(name).or_default().push(person.key.as_str());
     }
 
-    let mut resolved = BTreeMap::new();
+    let mut resolved = Vec::with_capacity(people.len());
     for person in people {
-        let Some(reference) = &person.manager else { continue };
+        let Some(reference) = &person.manager else {
+            resolved.push(None);
+            continue;
+        };
         let found: Result<String, String> = match reference {
             ManagerRef::Key(key) => match (keys.get(&fold(key)), users_by_key.get(&fold(key))) {
                 (Some(found), _) => Ok((*found).to_string()),
@@ -758,21 +774,26 @@ fn resolve_managers(
                 }
             }
         };
-        match found {
-            Ok(key) if fold(&key) == fold(&person.key) => warnings.push(RowWarning {
-                line: person.line,
-                key: person.key.clone(),
-                message: "the person is listed as their own manager; manager left empty".into(),
-            }),
-            Ok(key) => {
-                resolved.insert(person.key.clone(), key);
+        let manager = match found {
+            Ok(key) if fold(&key) == fold(&person.key) => {
+                warnings.push(RowWarning {
+                    line: person.line,
+                    key: person.key.clone(),
+                    message: "the person is listed as their own manager; manager left empty".into(),
+                });
+                None
             }
-            Err(message) => warnings.push(RowWarning {
-                line: person.line,
-                key: person.key.clone(),
-                message: format!("{message}; manager left empty"),
-            }),
-        }
+            Ok(key) => Some(key),
+            Err(message) => {
+                warnings.push(RowWarning {
+                    line: person.line,
+                    key: person.key.clone(),
+                    message: format!("{message}; manager left empty"),
+                });
+                None
+            }
+        };
+        resolved.push(manager);
     }
     resolved
 }
@@ -805,7 +826,7 @@ fn assign_emails(
     mapping: &CompiledMapping,
     order: &[&Person],
     users_by_key: &BTreeMap<String, &CurrentUser>,
-    loaded_emails: &HashMap<String, String>,
+    loaded_emails: &HashMap<String, &CurrentUser>,
     taken: &TakenIdentifiers,
 ) -> EmailAssignment {
     let mut result = EmailAssignment::default();
@@ -930,10 +951,10 @@ struct Derived<'u> {
     claimed: BTreeMap<String, String>,
     /// Per folded base address, the variant number the last person deriving it took.
     next_variant: HashMap<String, u32>,
-    /// Folded emails of the users the plan loaded, with each holder's folded key. Such an email is taken without
-    /// a look-up, so the look-up rounds skip the variants that the feed's own users hold, which in a steady state
-    /// are nearly all of them.
-    loaded_emails: &'u HashMap<String, String>,
+    /// Folded emails of the users the plan loaded, with each holder. Such an email is taken without a look-up,
+    /// so the look-up rounds skip the variants that the feed's own users hold, which in a steady state are nearly
+    /// all of them.
+    loaded_emails: &'u HashMap<String, &'u CurrentUser>,
 }
 
 /// Picks the user's current email, else derives one from the template, taking the first variant that no other
@@ -962,7 +983,7 @@ fn derive_email(
     // that thousands share costs one try each, not thousands.
     let base_folded = fold(&base);
     let mut number = derived.next_variant.get(&base_folded).copied().unwrap_or(1);
-    let held_by_loaded = |folded: &str| derived.loaded_emails.get(folded).is_some_and(|holder| *holder != own_key);
+    let held_by_loaded = |folded: &str| derived.loaded_emails.get(folded).is_some_and(|holder| fold(&holder.unique_id) != own_key);
     loop {
         let candidate = variant(number);
         let folded = fold(&candidate);

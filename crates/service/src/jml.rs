@@ -657,6 +657,7 @@ impl Roster {
             Some(_) => None,
             None => self.store.committed_user_by_unique_id(&change.key).transpose()?,
         };
+        let prepared = self.prepare_joiner(change, joiner.as_ref(), now)?;
         let mut conn = self.store.begin().await?;
         let current = match (change.user_id, joiner) {
             (Some(id), _) => conn.user_by_id(id).await?,
@@ -677,7 +678,7 @@ impl Roster {
         }
 
         let applied = match current {
-            None => self.create_person(&mut conn, actor, record, change, role_types, now).await,
+            None => self.create_person(&mut conn, actor, record, change, prepared, role_types, now).await,
             Some(user) => self.change_person(&mut conn, actor, record, change, user, role_types, now).await,
         };
         match applied {
@@ -694,41 +695,25 @@ impl Roster {
         Ok(Outcome::Applied)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn create_person(
         &self,
         conn: &mut Conn,
         actor: &Actor,
         record: &JmlPlanRecord,
         change: &PersonChange,
+        prepared: Option<PreparedJoiner>,
         role_types: &HashMap<String, RoleType>,
         now: Timestamp,
     ) -> Result<bool> {
-        let state = change.state_after.unwrap_or(UserState::Active);
-        let attributes = &change.attributes;
-        let manager_id = self.manager_id(conn, attributes.manager_key.as_deref()).await?;
-        let user_name = attributes.email.clone().unwrap_or_else(|| change.key.clone());
-        let mut user = User {
-            id: 0,
-            first_name: attributes.first_name.clone(),
-            last_name: attributes.last_name.clone(),
-            email: attributes.email.clone(),
-            user_name,
-            unique_id: Some(change.key.clone()),
-            external_id: None,
-            mobile_number: attributes.mobile_number.clone(),
-            job_title: attributes.job_title.clone(),
-            department: attributes.department.clone(),
-            manager_id,
-            start_date: attributes.start_date,
-            end_date: attributes.end_date,
-            custom_attributes: BTreeMap::new(),
-            scim_attributes: serde_json::Map::new(),
-            status: lifecycle_of(state),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            archived_at: None,
+        let PreparedJoiner { mut user, mut changes } = match prepared {
+            Some(prepared) => prepared,
+            None => {
+                let manager_id = self.manager_id(conn, change.attributes.manager_key.as_deref()).await?;
+                PreparedJoiner::new(change, manager_id, now)
+            }
         };
+
         user.id = match conn.insert_user(&user, "jml").await {
             Ok(id) => id,
             Err(roster_store::StoreError::Unique(roster_store::UniqueField::UniqueId)) => return Ok(false),
@@ -738,13 +723,29 @@ impl Roster {
         let granted = self.grant_policy_roles(conn, user.id, &change.roles_added, role_types, now).await?;
         let scheduled = self.schedule_for(conn, user.id, change, role_types, actor).await?;
 
-        let mut changes = roster_domain::audit::diff(&serde_json::Map::new(), &user.attributes_json());
         if !granted.is_empty() {
             changes.insert("roles".into(), Change { before: json!([]), after: roles_json(&granted) });
         }
         add_plan_fields(&mut changes, record.id, scheduled);
         conn.append_audit(&self.audit_entry(actor, "user.create", "user", Some(user.id.to_string()), changes)).await?;
         Ok(true)
+    }
+
+    /// Prepares a joiner's user before the write transaction when its manager can be read off the writer (on
+    /// SQLite), so the single writer is held only for the writes. `None` when the transaction must look the manager
+    /// up, on PostgreSQL, or when the person is no joiner.
+    fn prepare_joiner(&self, change: &PersonChange, joiner: Option<&Option<User>>, now: Timestamp) -> Result<Option<PreparedJoiner>> {
+        if change.user_id.is_some() || !matches!(joiner, Some(None)) {
+            return Ok(None);
+        }
+        let manager_id = match change.attributes.manager_key.as_deref() {
+            None => None,
+            Some(key) => match self.store.committed_user_by_unique_id(key) {
+                Some(found) => found?.map(|manager| manager.id),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(PreparedJoiner::new(change, manager_id, now)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -852,7 +853,7 @@ impl Roster {
         role_types: &HashMap<String, RoleType>,
         now: Timestamp,
     ) -> Result<Vec<RoleAssignment>> {
-        let mut granted = Vec::with_capacity(roles.len());
+        let mut assignments = Vec::with_capacity(roles.len());
         for role in roles {
             let role_type = role_types.get(&role.grant.role).ok_or_else(|| ServiceError::Conflict {
                 code: "missing_role_types",
@@ -868,11 +869,11 @@ impl Roster {
                 expires_at: None,
                 granted_at: now,
             };
-            if conn.insert_assignment_if_absent(user_id, &assignment).await? {
-                granted.push(assignment);
-            }
+            assignments.push(assignment);
         }
-        Ok(granted)
+
+        let inserted = conn.insert_assignments_if_absent(user_id, &assignments).await?;
+        Ok(assignments.into_iter().zip(inserted).filter_map(|(assignment, inserted)| inserted.then_some(assignment)).collect())
     }
 
     /// Replaces the user's pending action of the planned kind with the planned one; returns its id.
@@ -1033,6 +1034,43 @@ impl Roster {
         conn.append_audit(&self.audit_entry(&Actor::system(), "user.archive", "user", Some(user.id.to_string()), changes))
             .await?;
         Ok(Some(format!("archived user {}", user.id)))
+    }
+}
+
+/// A joiner's new user and the audit entry's attribute changes, worked out before the write transaction.
+struct PreparedJoiner {
+    user: User,
+    changes: Changes,
+}
+
+impl PreparedJoiner {
+    fn new(change: &PersonChange, manager_id: Option<i64>, now: Timestamp) -> Self {
+        let attributes = &change.attributes;
+        let state = change.state_after.unwrap_or(UserState::Active);
+        let user = User {
+            id: 0,
+            first_name: attributes.first_name.clone(),
+            last_name: attributes.last_name.clone(),
+            email: attributes.email.clone(),
+            user_name: attributes.email.clone().unwrap_or_else(|| change.key.clone()),
+            unique_id: Some(change.key.clone()),
+            external_id: None,
+            mobile_number: attributes.mobile_number.clone(),
+            job_title: attributes.job_title.clone(),
+            department: attributes.department.clone(),
+            manager_id,
+            start_date: attributes.start_date,
+            end_date: attributes.end_date,
+            custom_attributes: BTreeMap::new(),
+            scim_attributes: serde_json::Map::new(),
+            status: lifecycle_of(state),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            archived_at: None,
+        };
+        let changes = roster_domain::audit::diff(&serde_json::Map::new(), &user.attributes_json());
+        Self { user, changes }
     }
 }
 

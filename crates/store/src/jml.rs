@@ -657,6 +657,10 @@ const JML_USERS: &str = concat!(
      WHERE u.unique_id IS NOT NULL AND u.status <> 'deleted' ORDER BY u.id"
 );
 
+/// Counts the users that [`JML_USERS`] loads. The count only sizes the list: users created between the two reads
+/// make it grow once.
+const COUNT_JML_USERS: &str = "SELECT COUNT(*) FROM users WHERE unique_id IS NOT NULL AND status <> 'deleted'";
+
 const USER_BY_UNIQUE_ID: &str = "SELECT id, first_name, last_name, email, user_name, unique_id, external_id, \
      mobile_number, job_title, department, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, \
      version, created_at, updated_at, archived_at FROM users WHERE unique_id_folded = $1 AND status <> 'deleted'";
@@ -682,9 +686,11 @@ impl Store {
         let scan_convert = Arc::clone(&convert);
         let scanned = self
             .bulk_read(move |c| {
+                // Sized up front, because growing a list of 100,000 users keeps the old and the new list in memory at once.
+                let count: i64 = c.query_row(COUNT_JML_USERS, [], |row| row.get(0))?;
                 let mut statement = c.prepare(JML_USERS)?;
                 let mut rows = statement.query([bound])?;
-                let mut converted = Vec::new();
+                let mut converted = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
                 while let Some(row) = rows.next()? {
                     match JmlUserRow::from_rusqlite(row)?.into_record() {
                         Ok(record) => converted.extend(scan_convert(record)),

@@ -142,8 +142,14 @@ impl Store {
 
         // A local file cannot drop a connection, so the pools skip the ping that would otherwise cost every
         // checkout a round trip to the connection's worker thread.
+        // Each write transaction is a savepoint in the writer's batch, and SQLite keeps the pages a savepoint first
+        // changes in a sub-journal so it can roll back: in memory, that costs no write to a temporary file.
+        let writer_options = base
+            .clone()
+            .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES)
+            .pragma("temp_store", "MEMORY");
         let write = group_commit::SqliteWriter::new(
-            base.clone().pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES).connect().await?,
+            writer_options.connect().await?,
             options.acquire_timeout,
         );
         let checkpoint = Arc::new(checkpoint::Checkpointer::start(base.connect().await?, options.sqlite_checkpoint_interval));

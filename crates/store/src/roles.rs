@@ -250,6 +250,69 @@ impl Conn {
         Ok(inserted.is_some())
     }
 
+    /// Inserts the grants that the user does not hold yet, in one statement, and returns for each grant whether it
+    /// was inserted. A grant listed twice is inserted once, the first time.
+    pub async fn insert_assignments_if_absent(&mut self, user_id: i64, grants: &[RoleAssignment]) -> Result<Vec<bool>, StoreError> {
+        if grants.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut buf = SqlBuf::new(
+            "INSERT INTO role_assignments (user_id, role_type_id, resource_type, resource_id, source, source_ref, \
+             approved_by, reason, expires_at, granted_at) VALUES ",
+        );
+        for (index, grant) in grants.iter().enumerate() {
+            buf.push(if index == 0 { "(" } else { ", (" });
+            buf.bind(Param::Int(user_id)).push(", ");
+            buf.bind(Param::Int(grant.key.role_type_id)).push(", ");
+            buf.bind(Param::Text(grant.key.resource_type.clone().unwrap_or_default())).push(", ");
+            buf.bind(Param::Text(grant.key.resource_id.clone().unwrap_or_default())).push(", ");
+            buf.bind(Param::Text(grant.source.kind().to_string())).push(", ");
+            buf.bind(Param::Text(grant.source.reference().to_string())).push(", ");
+            match &grant.approved_by {
+                Some(approved_by) => buf.bind(Param::Text(approved_by.clone())),
+                None => buf.push("NULL"),
+            };
+            buf.push(", ");
+            match &grant.reason {
+                Some(reason) => buf.bind(Param::Text(reason.clone())),
+                None => buf.push("NULL"),
+            };
+            buf.push(", ");
+            match grant.expires_at {
+                Some(at) => buf.bind(Param::Time(at)),
+                None => buf.push("NULL"),
+            };
+            buf.push(", ");
+            buf.bind(Param::Time(grant.granted_at)).push(")");
+        }
+        buf.push(
+            " ON CONFLICT (user_id, role_type_id, resource_type, resource_id, source, source_ref) DO NOTHING \
+             RETURNING role_type_id, resource_type, resource_id, source, source_ref",
+        );
+
+        let SqlBuf { sql, params } = buf;
+        let mut inserted = with_conn!(self, |c| {
+            bind_params!(sqlx::query_as::<_, (i64, String, String, String, String)>(sqlx::AssertSqlSafe(sql)), &params)
+                .fetch_all(c)
+                .await?
+        });
+        let flags = grants
+            .iter()
+            .map(|grant| {
+                let key = (
+                    grant.key.role_type_id,
+                    grant.key.resource_type.clone().unwrap_or_default(),
+                    grant.key.resource_id.clone().unwrap_or_default(),
+                    grant.source.kind().to_string(),
+                    grant.source.reference().to_string(),
+                );
+                let found = inserted.iter().position(|row| *row == key);
+                found.map(|position| inserted.swap_remove(position)).is_some()
+            })
+            .collect();
+        Ok(flags)
+    }
+
     /// Deletes one grant: the key from one source.
     pub async fn delete_assignment(&mut self, user_id: i64, key: &RoleKey, source: &RoleSource) -> Result<u64, StoreError> {
         let sql = "DELETE FROM role_assignments WHERE user_id = $1 AND role_type_id = $2 AND resource_type = $3 \

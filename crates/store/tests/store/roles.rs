@@ -235,3 +235,26 @@ store_test!(assignments_of_several_users, |db| {
     assert!(!batch.contains_key(&without.id), "a user without grants should have no entry");
     assert!(reader.assignments_of_users(&[]).await?.is_empty(), "no ids should give no grants");
 });
+
+store_test!(assignments_inserted_together_if_absent, |db| {
+    let global = insert_role_type(&db.store, &role_type("viewer", None)).await?;
+    let scoped = insert_role_type(&db.store, &role_type("editor", Some("workspace"))).await?;
+    let person = insert_user(&db.store, &user("together")).await?;
+    let held = grant(&global);
+    let new = RoleAssignment { expires_at: Some(at("2027-01-01T00:00:00Z")), approved_by: None, reason: None, ..grant(&scoped) };
+    let by_rule = RoleAssignment { source: RoleSource::Policy("everyone".into()), ..grant(&global) };
+
+    let mut tx = db.store.begin().await?;
+    assert!(tx.insert_assignment_if_absent(person.id, &held).await?);
+    let inserted = tx.insert_assignments_if_absent(person.id, &[held.clone(), new.clone(), by_rule.clone(), new.clone()]).await?;
+    tx.commit().await?;
+
+    assert_eq!(inserted, vec![false, true, true, false], "a held grant and a repeated one are not inserted");
+    let stored = db.store.read().await?.user_assignments(person.id).await?;
+    assert_eq!(stored.len(), 3, "{stored:?}");
+    let scoped_grant = stored.iter().find(|a| a.key.role_type_id == scoped.id).expect("the scoped grant is stored");
+    assert_eq!(scoped_grant.expires_at, new.expires_at);
+    assert_eq!((scoped_grant.approved_by.as_deref(), scoped_grant.reason.as_deref()), (None, None), "absent values stay NULL");
+    assert!(stored.iter().any(|a| a.source == RoleSource::Policy("everyone".into())), "the same role from another source is its own grant");
+    assert!(db.store.begin().await?.insert_assignments_if_absent(person.id, &[]).await?.is_empty());
+});
