@@ -72,27 +72,70 @@ impl AuditEntry {
 
     /// Builds the canonical bytes that the hash of the entry at `seq` covers.
     pub fn canonical_bytes(&self, seq: i64) -> Vec<u8> {
-        let mut object = serde_json::Map::new();
-        object.insert("seq".into(), seq.into());
-        object.insert("created_at".into(), self.created_at.canonical().into());
-        object.insert("actor_token_id".into(), self.actor_token_id.map_or(Value::Null, Value::from));
-        object.insert("actor_name".into(), self.actor_name.clone().into());
-        object.insert("action".into(), self.action.clone().into());
-        object.insert("target_type".into(), self.target_type.clone().into());
-        object.insert("target_id".into(), self.target_id.clone().map_or(Value::Null, Value::from));
-        object.insert("changes".into(), changes_value(&self.changes));
-        object.insert("request_id".into(), self.request_id.clone().map_or(Value::Null, Value::from));
-        canonical_json(&Value::Object(object)).into_bytes()
+        self.canonical_bytes_with_changes(seq, &self.changes_json())
+    }
+
+    /// Builds [`AuditEntry::canonical_bytes`] around changes that [`AuditEntry::changes_json`] serialised. The
+    /// canonical JSON sorts keys, which puts `changes` between `actor_token_id` and `created_at`.
+    fn canonical_bytes_with_changes(&self, seq: i64, changes_json: &str) -> Vec<u8> {
+        let mut before = serde_json::Map::new();
+        before.insert("action".into(), self.action.clone().into());
+        before.insert("actor_name".into(), self.actor_name.clone().into());
+        before.insert("actor_token_id".into(), self.actor_token_id.map_or(Value::Null, Value::from));
+        let mut after = serde_json::Map::new();
+        after.insert("created_at".into(), self.created_at.canonical().into());
+        after.insert("request_id".into(), self.request_id.clone().map_or(Value::Null, Value::from));
+        after.insert("seq".into(), seq.into());
+        after.insert("target_id".into(), self.target_id.clone().map_or(Value::Null, Value::from));
+        after.insert("target_type".into(), self.target_type.clone().into());
+
+        let before = canonical_json(&Value::Object(before));
+        let after = canonical_json(&Value::Object(after));
+        let before = before.strip_suffix('}').unwrap_or(&before);
+        let after = after.strip_prefix('{').unwrap_or(&after);
+        format!("{before},\"changes\":{changes_json},{after}").into_bytes()
     }
 
     /// Computes the hex SHA-256 of the previous hash followed by this entry's canonical bytes.
     pub fn chain_hash(&self, seq: i64, prev_hash: &str) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(prev_hash.as_bytes());
-        hasher.update(b"\n");
-        hasher.update(self.canonical_bytes(seq));
-        hex::encode(hasher.finalize())
+        hash_bytes(prev_hash, &self.canonical_bytes(seq))
     }
+
+    /// Computes [`AuditEntry::chain_hash`] from changes that [`AuditEntry::changes_json`] serialised; the entry's
+    /// own `changes` are not read.
+    pub fn chain_hash_with_changes(&self, seq: i64, prev_hash: &str, changes_json: &str) -> String {
+        hash_bytes(prev_hash, &self.canonical_bytes_with_changes(seq, changes_json))
+    }
+
+    /// Serialises the changes once, so that a writer can hash and store the entry later without doing it again.
+    pub fn prepare(self) -> PreparedEntry {
+        let changes_json = self.changes_json();
+        PreparedEntry { entry: self, changes_json }
+    }
+}
+
+/// An audit entry with its changes already serialised, so that appending it under a database's write lock costs
+/// only the hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedEntry {
+    pub entry: AuditEntry,
+    /// The entry's changes as [`AuditEntry::changes_json`] gives them.
+    pub changes_json: String,
+}
+
+impl PreparedEntry {
+    /// Computes [`AuditEntry::chain_hash`] from the serialised changes.
+    pub fn chain_hash(&self, seq: i64, prev_hash: &str) -> String {
+        self.entry.chain_hash_with_changes(seq, prev_hash, &self.changes_json)
+    }
+}
+
+fn hash_bytes(prev_hash: &str, canonical: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(canonical);
+    hex::encode(hasher.finalize())
 }
 
 fn changes_value(changes: &Changes) -> Value {
@@ -190,6 +233,27 @@ mod tests {
         assert_ne!(h1, e.chain_hash(2, GENESIS_HASH));
         assert_ne!(h1, e.chain_hash(1, &h1));
         assert_eq!(h1, entry().chain_hash(1, GENESIS_HASH));
+    }
+
+    #[test]
+    fn canonical_bytes_are_the_whole_entry_sorted() {
+        for entry in [entry(), AuditEntry { actor_token_id: None, target_id: None, request_id: Some("r\"1".into()), changes: Changes::new(), ..entry() }] {
+            let mut object = serde_json::Map::new();
+            object.insert("seq".into(), 42.into());
+            object.insert("created_at".into(), entry.created_at.canonical().into());
+            object.insert("actor_token_id".into(), entry.actor_token_id.map_or(Value::Null, Value::from));
+            object.insert("actor_name".into(), entry.actor_name.clone().into());
+            object.insert("action".into(), entry.action.clone().into());
+            object.insert("target_type".into(), entry.target_type.clone().into());
+            object.insert("target_id".into(), entry.target_id.clone().map_or(Value::Null, Value::from));
+            object.insert("changes".into(), changes_value(&entry.changes));
+            object.insert("request_id".into(), entry.request_id.clone().map_or(Value::Null, Value::from));
+            let whole = canonical_json(&Value::Object(object)).into_bytes();
+
+            assert_eq!(entry.canonical_bytes(42), whole, "the bytes are the canonical JSON of every field");
+            let prepared = entry.clone().prepare();
+            assert_eq!(prepared.chain_hash(42, GENESIS_HASH), entry.chain_hash(42, GENESIS_HASH));
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod time;
 pub mod token;
 pub mod user;
 
-pub use audit::{AuditEntry, AuditRecord, Change, Changes};
+pub use audit::{AuditEntry, AuditRecord, Change, Changes, PreparedEntry};
 pub use error::{FieldError, ValidationErrors};
 pub use group::{Group, GroupChange, GroupFilter, GroupMember};
 pub use filter::{

@@ -10,7 +10,7 @@ use roster_jml::{
     PolicyRoles, PreparedFeed, RoleChange, ScheduledKind, TakenIdentifiers, UserState, read_mapped_feed,
 };
 use roster_store::{
-    Conn, JmlPlanRecord, JmlRunRecord, NewJmlPlan, NewPlanChange, PlanChangesQuery, PlanConfigRef, PlanSummary, ScheduledAction,
+    Conn, JmlPlanRecord, JmlRunRecord, JoinerOutcome, NewJmlPlan, NewJoiner, NewPlanChange, PlanChangesQuery, PlanConfigRef, PlanSummary, ScheduledAction,
 };
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -583,16 +583,19 @@ impl Roster {
         let shared = Arc::new(RunShared { actor: actor.clone(), record: record.clone(), role_types, run_id });
         let mut tally = RunTally::new(usize::try_from(record.change_count).unwrap_or(0));
 
-        let mut after = 0;
-        loop {
-            let page = self.apply_page(record.id, after).await?;
-            let Some((last, _)) = page.last() else { break };
-            after = *last;
+        let mut page = self.apply_page(record.id, 0).await?;
+        while let Some(&(last, _)) = page.last() {
+            // The next page is read while this one is applied, so the writer does not wait for the read.
+            let roster = self.clone();
+            let plan_id = record.id;
+            let next = tokio::spawn(async move { roster.apply_page(plan_id, last).await });
+
             let changes: Vec<Arc<PersonChange>> = page.into_iter().map(|(_, change)| Arc::new(change)).collect();
             // A page ends every wave before the next page starts, so a manager on an earlier page has committed.
             for wave in apply_waves(&changes) {
                 self.apply_wave(&shared, wave, &mut tally).await?;
             }
+            page = next.await.map_err(|e| ServiceError::Internal(format!("reading the next page of plan {plan_id} stopped: {e}")))??;
         }
 
         let result = tally.result();
@@ -635,7 +638,7 @@ impl Roster {
             tally.add(shared.run_id, &change, outcome?);
 
             crash_point(tally.done);
-            if tally.done.is_multiple_of(100) {
+            if tally.done.is_multiple_of(tally.progress_every()) {
                 self.finish_run(shared.run_id, "running", &tally.result(), None).await?;
             }
         }
@@ -658,6 +661,13 @@ impl Roster {
             None => self.store.committed_user_by_unique_id(&change.key).transpose()?,
         };
         let prepared = self.prepare_joiner(change, joiner.as_ref(), now)?;
+        // A joiner that no committed user holds, with nothing to schedule, takes the one-step path.
+        let prepared = match prepared {
+            Some(prepared) if change.scheduled.is_none() && change.fingerprint.is_none() => {
+                return self.create_joiner(actor, record, change, prepared, run_id, role_types, now).await;
+            }
+            other => other,
+        };
         let mut conn = self.store.begin().await?;
         let current = match (change.user_id, joiner) {
             (Some(id), _) => conn.user_by_id(id).await?,
@@ -729,6 +739,43 @@ impl Roster {
         add_plan_fields(&mut changes, record.id, scheduled);
         conn.append_audit(&self.audit_entry(actor, "user.create", "user", Some(user.id.to_string()), changes)).await?;
         Ok(true)
+    }
+
+    /// Creates a joiner whose user was prepared before the transaction and who schedules nothing: every write in
+    /// one store call, which on SQLite is one hand-off to the writer's thread, and commits.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_joiner(
+        &self,
+        actor: &Actor,
+        record: &JmlPlanRecord,
+        change: &PersonChange,
+        prepared: PreparedJoiner,
+        run_id: i64,
+        role_types: &HashMap<String, RoleType>,
+        now: Timestamp,
+    ) -> Result<Outcome> {
+        let PreparedJoiner { user, mut changes } = prepared;
+        let grants = match policy_assignments(&change.roles_added, role_types, now) {
+            Ok(grants) => grants,
+            Err(error) => return Ok(Outcome::Failed(error.to_string())),
+        };
+        if !grants.is_empty() {
+            changes.insert("roles".into(), Change { before: json!([]), after: roles_json(&grants) });
+        }
+        add_plan_fields(&mut changes, record.id, None);
+        let audit = self.audit_entry(actor, "user.create", "user", None, changes).prepare();
+
+        let joiner = NewJoiner { user: &user, source: &record.source, grants: &grants, audit: &audit, plan_id: record.id, run_id, at: now };
+
+        let mut conn = self.store.begin_direct().await?;
+        match conn.create_joiner(&joiner).await? {
+            JoinerOutcome::Created(_) => {}
+            JoinerOutcome::KeyTaken => return Ok(Outcome::Stale),
+            // Another run of this plan applied the person first; dropping the transaction undoes this attempt.
+            JoinerOutcome::AlreadyApplied => return Ok(Outcome::AlreadyApplied),
+        }
+        conn.commit().await?;
+        Ok(Outcome::Applied)
     }
 
     /// Prepares a joiner's user before the write transaction when its manager can be read off the writer (on
@@ -853,24 +900,7 @@ impl Roster {
         role_types: &HashMap<String, RoleType>,
         now: Timestamp,
     ) -> Result<Vec<RoleAssignment>> {
-        let mut assignments = Vec::with_capacity(roles.len());
-        for role in roles {
-            let role_type = role_types.get(&role.grant.role).ok_or_else(|| ServiceError::Conflict {
-                code: "missing_role_types",
-                message: format!("the role type {:?} no longer exists; fix the policy and plan again", role.grant.role),
-                details: Value::Null,
-            })?;
-            let assignment = RoleAssignment {
-                key: role_key(role_type, &role.grant),
-                role_type_name: role_type.name.clone(),
-                source: RoleSource::Policy(role.rule.clone()),
-                approved_by: Some(POLICY_APPROVER.into()),
-                reason: Some(format!("policy rule {}", role.rule)),
-                expires_at: None,
-                granted_at: now,
-            };
-            assignments.push(assignment);
-        }
+        let assignments = policy_assignments(roles, role_types, now)?;
 
         let inserted = conn.insert_assignments_if_absent(user_id, &assignments).await?;
         Ok(assignments.into_iter().zip(inserted).filter_map(|(assignment, inserted)| inserted.then_some(assignment)).collect())
@@ -1037,6 +1067,29 @@ impl Roster {
     }
 }
 
+/// Builds the policy grants of `roles`; a role type that no longer exists fails the person.
+fn policy_assignments(roles: &[RoleChange], role_types: &HashMap<String, RoleType>, now: Timestamp) -> Result<Vec<RoleAssignment>> {
+    roles
+        .iter()
+        .map(|role| {
+            let role_type = role_types.get(&role.grant.role).ok_or_else(|| ServiceError::Conflict {
+                code: "missing_role_types",
+                message: format!("the role type {:?} no longer exists; fix the policy and plan again", role.grant.role),
+                details: Value::Null,
+            })?;
+            Ok(RoleAssignment {
+                key: role_key(role_type, &role.grant),
+                role_type_name: role_type.name.clone(),
+                source: RoleSource::Policy(role.rule.clone()),
+                approved_by: Some(POLICY_APPROVER.into()),
+                reason: Some(format!("policy rule {}", role.rule)),
+                expires_at: None,
+                granted_at: now,
+            })
+        })
+        .collect()
+}
+
 /// A joiner's new user and the audit entry's attribute changes, worked out before the write transaction.
 struct PreparedJoiner {
     user: User,
@@ -1173,6 +1226,12 @@ impl RunTally {
             }
         }
         self.done += 1;
+    }
+
+    /// Returns how many people pass between two records of the run's progress: about a hundred records a run, and
+    /// never more often than every 100 people, so that a large run does not spend its writer on progress.
+    fn progress_every(&self) -> usize {
+        (self.total / 100).max(100)
     }
 
     /// Returns the run's counts as they are stored with it.

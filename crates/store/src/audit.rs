@@ -63,6 +63,13 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// Takes the next sequence number and returns it with the chain head's hash, which the next entry links to.
+pub(crate) const ADVANCE_AUDIT_HEAD: &str = "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash";
+
+/// Appends an entry; the parameters are those that `Conn::append_audit` binds, in that order.
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (seq, created_at, actor_token_id, actor_name, action, \
+     target_type, target_id, changes, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+
 impl Conn {
     /// Appends an entry to the chain and returns it with its hashes.
     ///
@@ -79,7 +86,7 @@ impl Conn {
             Some((head_seq, head_hash)) => (head_seq + 1, head_hash),
             // On PostgreSQL the UPDATE also locks the head row, which orders the appends of concurrent writers.
             None => with_conn!(self, |c| {
-                sqlx::query_as::<_, (i64, String)>("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                sqlx::query_as::<_, (i64, String)>(ADVANCE_AUDIT_HEAD)
                     .fetch_one(c)
                     .await?
             }),
@@ -87,8 +94,7 @@ impl Conn {
 
         let hash = entry.chain_hash(seq, &prev_hash);
 
-        let sql = "INSERT INTO audit_log (seq, created_at, actor_token_id, actor_name, action, target_type, target_id, \
-             changes, request_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        let sql = INSERT_AUDIT;
         let inserted: Result<(), StoreError> = async {
             with_conn!(self, |c| {
                 sqlx::query(sql)

@@ -20,6 +20,9 @@ const MAX_BATCH: usize = 64;
 
 /// The writer connection and the state of the batch that is open on it.
 struct WriterState {
+    /// A rusqlite view of `conn`'s handle, made on first use, with its own statement cache. Declared before `conn`
+    /// so it is dropped first: dropping it finalizes its statements, which needs the handle still open.
+    direct: Option<rusqlite::Connection>,
     /// `None` while a transaction has it checked out, or after the store closed.
     conn: Option<SqliteConnection>,
     /// Whether the outer transaction has begun and not yet committed.
@@ -65,6 +68,7 @@ impl Drop for QueuedGuard {
 impl SqliteWriter {
     pub(crate) fn new(conn: SqliteConnection, acquire_timeout: Duration) -> Self {
         let state = WriterState {
+            direct: None,
             conn: Some(conn),
             open: false,
             rollback_pending: false,
@@ -82,10 +86,17 @@ impl SqliteWriter {
         // disconnects), and that must not lose the connection or leave the batch half-begun. If the caller is
         // gone, the task's result is dropped, which rolls the new savepoint back.
         let writer = self.clone();
-        tokio::spawn(async move { writer.begin_in_task().await }).await.map_err(task_failed)?
+        tokio::spawn(async move { writer.begin_in_task(Savepoint::Open).await }).await.map_err(task_failed)?
     }
 
-    async fn begin_in_task(&self) -> Result<WriteTx, StoreError> {
+    /// Begins a write transaction whose savepoint [`WriteTx::run_direct`] starts, together with its writes, so
+    /// that a transaction of one direct call costs one hand-off to the connection's worker thread.
+    pub(crate) async fn begin_direct(&self) -> Result<WriteTx, StoreError> {
+        let writer = self.clone();
+        tokio::spawn(async move { writer.begin_in_task(Savepoint::Deferred).await }).await.map_err(task_failed)?
+    }
+
+    async fn begin_in_task(&self, savepoint: Savepoint) -> Result<WriteTx, StoreError> {
         self.queued.fetch_add(1, Ordering::SeqCst);
         let queued = QueuedGuard(Arc::clone(&self.queued));
         let mut guard = tokio::time::timeout(self.acquire_timeout, Arc::clone(&self.state).lock_owned())
@@ -100,9 +111,9 @@ impl SqliteWriter {
             return Err(StoreError::Transaction("the SQLite writer connection is missing".into()));
         };
 
-        let started = start_savepoint(&mut guard, &mut conn).await;
+        let started = start_savepoint(&mut guard, &mut conn, savepoint == Savepoint::Open).await;
         match started {
-            Ok(()) => Ok(WriteTx { guard: Some(guard), conn: Some(conn), writer: self.clone() }),
+            Ok(()) => Ok(WriteTx { guard: Some(guard), conn: Some(conn), writer: self.clone(), savepoint }),
             Err(error) => {
                 guard.conn = Some(conn);
                 self.schedule_settle(&mut guard);
@@ -148,10 +159,21 @@ impl SqliteWriter {
         {
             tracing::error!(error = %error, "committing the last batch of write transactions failed");
         }
+        guard.direct = None;
         if let Err(error) = sqlx::Connection::close(conn).await {
             tracing::warn!(error = %error, "closing the SQLite writer connection failed");
         }
     }
+}
+
+/// The state of a write transaction's savepoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Savepoint {
+    /// Not started yet: the transaction has written nothing.
+    Deferred,
+    Open,
+    /// Released into the batch by [`WriteTx::run_direct`]; the transaction's writes commit with the batch.
+    Released,
 }
 
 /// One write transaction: the writer connection, held until it commits or is dropped.
@@ -159,12 +181,17 @@ pub struct WriteTx {
     guard: Option<OwnedMutexGuard<WriterState>>,
     conn: Option<SqliteConnection>,
     writer: SqliteWriter,
+    savepoint: Savepoint,
 }
 
 impl WriteTx {
-    /// Returns the connection, which is present from `begin` until `commit` or drop.
+    /// Returns the connection, which is present from `begin` until `commit` or drop. A transaction without an open
+    /// savepoint has none to give: a statement there would escape the rollback of a dropped transaction.
     pub(crate) fn conn(&mut self) -> Option<&mut SqliteConnection> {
-        self.conn.as_mut()
+        match self.savepoint {
+            Savepoint::Open => self.conn.as_mut(),
+            Savepoint::Deferred | Savepoint::Released => None,
+        }
     }
 
     /// Returns the audit chain's head in the open batch, when an earlier append in the batch recorded it.
@@ -179,6 +206,58 @@ impl WriteTx {
         }
     }
 
+    /// Runs `write` on this thread on the writer connection's SQLite handle, inside the transaction's savepoint,
+    /// with the batch's cached audit head. Several statements then cost one hand-off to the connection's worker
+    /// thread instead of one each. `write` must leave the audit head as the audit table's head, or clear it.
+    ///
+    /// A deferred savepoint starts here. When `release` accepts the result, the savepoint is released in the same
+    /// hand-off, and the caller must then commit: its writes are part of the batch from that moment.
+    pub(crate) async fn run_direct<T>(
+        &mut self,
+        write: impl FnOnce(&rusqlite::Connection, &mut Option<(i64, String)>) -> Result<T, StoreError>,
+        release: impl FnOnce(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        if self.savepoint == Savepoint::Released {
+            return Err(StoreError::Transaction("a released write transaction was written again".into()));
+        }
+        let (Some(state), Some(conn)) = (self.guard.as_mut(), self.conn.as_mut()) else {
+            return Err(StoreError::Transaction("a committed write transaction was used again".into()));
+        };
+
+        let state: &mut WriterState = state;
+        let mut handle = conn.lock_handle().await?;
+        if state.direct.is_none() {
+            let raw = handle.as_raw_handle().as_ptr();
+            // SAFETY: the handle belongs to `conn`, which lives as long as the writer and is never replaced, and
+            // `direct` is dropped before it closes (see `WriterState`). The handle is used only while
+            // `lock_handle` keeps sqlx's worker thread off it, as here.
+            let direct = unsafe { rusqlite::Connection::from_handle(raw) }.map_err(|e| direct_failed(&e))?;
+            state.direct = Some(direct);
+        }
+        let Some(direct) = state.direct.as_ref() else {
+            return Err(StoreError::Transaction("the SQLite writer's handle is missing".into()));
+        };
+
+        if self.savepoint == Savepoint::Deferred {
+            direct.execute_batch("SAVEPOINT roster_tx").map_err(|e| direct_failed(&e))?;
+            self.savepoint = Savepoint::Open;
+        }
+        let written = write(direct, &mut state.audit_head);
+        let released = match &written {
+            Ok(value) if release(value) => direct.execute_batch("RELEASE roster_tx").map_err(|e| direct_failed(&e)).map(|()| true),
+            _ => Ok(false),
+        };
+        drop(handle);
+
+        if written.is_err() || released.is_err() {
+            state.audit_head = None;
+        }
+        if released? {
+            self.savepoint = Savepoint::Released;
+        }
+        written
+    }
+
     /// Releases the savepoint and returns once the batch that contains it has committed.
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         // In its own task for the reason given at `SqliteWriter::begin`: a commit that has started must finish.
@@ -190,7 +269,11 @@ impl WriteTx {
             return Err(StoreError::Transaction("a committed write transaction was used again".into()));
         };
 
-        if let Err(error) = conn.execute("RELEASE roster_tx").await {
+        let release = match self.savepoint {
+            Savepoint::Open => conn.execute("RELEASE roster_tx").await.map(|_| ()),
+            Savepoint::Deferred | Savepoint::Released => Ok(()),
+        };
+        if let Err(error) = release {
             // The savepoint still exists; the next holder rolls it back and the batch goes on without it.
             guard.rollback_pending = true;
             guard.audit_head = None;
@@ -225,21 +308,27 @@ impl Drop for WriteTx {
     fn drop(&mut self) {
         if let (Some(mut guard), Some(conn)) = (self.guard.take(), self.conn.take()) {
             guard.conn = Some(conn);
-            guard.rollback_pending = true;
-            guard.audit_head = None;
+            // A deferred savepoint wrote nothing, and a released one already belongs to the batch.
+            if self.savepoint == Savepoint::Open {
+                guard.rollback_pending = true;
+                guard.audit_head = None;
+            }
             self.writer.schedule_settle(&mut guard);
         }
     }
 }
 
-async fn start_savepoint(state: &mut WriterState, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+/// Opens the batch if none is open, and starts the transaction's savepoint unless `savepoint` is false.
+async fn start_savepoint(state: &mut WriterState, conn: &mut SqliteConnection, savepoint: bool) -> Result<(), StoreError> {
     finish_pending_rollback(state, conn).await?;
     if !state.open {
         state.audit_head = None;
         conn.execute("BEGIN IMMEDIATE").await?;
         state.open = true;
     }
-    conn.execute("SAVEPOINT roster_tx").await?;
+    if savepoint {
+        conn.execute("SAVEPOINT roster_tx").await?;
+    }
     Ok(())
 }
 
@@ -281,6 +370,22 @@ async fn commit_batch(state: &mut WriterState, conn: &mut SqliteConnection) -> R
             notify(state, Err(error.to_string()));
             Err(error.into())
         }
+    }
+}
+
+/// Turns an error of a statement run on the writer's handle into a store error, as sqlx's errors are turned.
+pub(crate) fn direct_failed(error: &rusqlite::Error) -> StoreError {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, message)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Unique(crate::error::UniqueField::from_target(message.as_deref().unwrap_or_default()))
+        }
+        rusqlite::Error::SqliteFailure(failure, _) if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+            StoreError::ForeignKey
+        }
+        other => StoreError::Transaction(format!("a statement on the SQLite writer failed: {other}")),
     }
 }
 

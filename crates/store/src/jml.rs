@@ -475,8 +475,7 @@ impl Conn {
         detail: Option<&str>,
         at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let sql = "INSERT INTO jml_run_items (plan_id, person_key, run_id, outcome, detail, applied_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (plan_id, person_key) DO NOTHING RETURNING run_id";
+        let sql = INSERT_RUN_ITEM;
         let inserted = with_conn!(self, |c| {
             sqlx::query_scalar::<_, i64>(sql)
                 .bind(plan_id)
@@ -502,8 +501,7 @@ impl Conn {
 
     /// Records that a feed source created or adopted a user; an existing record is kept.
     pub async fn mark_feed_user(&mut self, source: &str, user_id: i64, relation: &str, at: Timestamp) -> Result<(), StoreError> {
-        let sql = "INSERT INTO jml_feed_users (source, user_id, relation, since) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (source, user_id) DO NOTHING";
+        let sql = MARK_FEED_USER;
         with_conn!(self, |c| {
             sqlx::query(sql).bind(source).bind(user_id).bind(relation).bind(DbTime(at)).execute(c).await?;
         });
@@ -656,6 +654,15 @@ const JML_USERS: &str = concat!(
      LEFT JOIN jml_feed_users f ON f.user_id = u.id AND f.source = $1 \
      WHERE u.unique_id IS NOT NULL AND u.status <> 'deleted' ORDER BY u.id"
 );
+
+/// Records a person's outcome unless the plan has one; the parameters are those that `Conn::insert_jml_run_item`
+/// binds, in that order.
+pub(crate) const INSERT_RUN_ITEM: &str = "INSERT INTO jml_run_items (plan_id, person_key, run_id, outcome, detail, \
+     applied_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (plan_id, person_key) DO NOTHING RETURNING run_id";
+
+/// Records that a source created or adopted a user, keeping an existing record.
+pub(crate) const MARK_FEED_USER: &str = "INSERT INTO jml_feed_users (source, user_id, relation, since) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (source, user_id) DO NOTHING";
 
 /// Counts the users that [`JML_USERS`] loads. The count only sizes the list: users created between the two reads
 /// make it grow once.

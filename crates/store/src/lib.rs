@@ -14,6 +14,7 @@ mod filter_sql;
 mod group_commit;
 mod groups;
 mod jml;
+mod joiner;
 mod jml_configs;
 mod migrate;
 mod review;
@@ -36,6 +37,7 @@ pub use jml::{
     PLAN_CHANGES_BATCH, PlanChangesQuery, PlanConfigRef, PlanSummary, PolicyGrant,
 };
 pub use jml_configs::JmlConfigRecord;
+pub use joiner::{JoinerOutcome, NewJoiner};
 pub use migrate::{MIGRATIONS, Migration};
 pub use review::ReviewUser;
 pub use scheduled::{ScheduledAction, ScheduledQuery};
@@ -264,6 +266,16 @@ impl Store {
     pub async fn begin(&self) -> Result<Conn, StoreError> {
         match &self.pools {
             Pools::Sqlite { write, .. } => Ok(Conn::SqliteWrite(write.begin().await?)),
+            Pools::Postgres(pool) => Ok(Conn::PostgresTx(pool.begin().await?)),
+        }
+    }
+
+    /// Begins a write transaction for one direct call such as [`Conn::create_joiner`]. On SQLite the transaction's
+    /// savepoint starts with that call, so the whole transaction costs one hand-off to the writer's worker thread.
+    /// On PostgreSQL it is [`Store::begin`].
+    pub async fn begin_direct(&self) -> Result<Conn, StoreError> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => Ok(Conn::SqliteWrite(write.begin_direct().await?)),
             Pools::Postgres(pool) => Ok(Conn::PostgresTx(pool.begin().await?)),
         }
     }

@@ -1,6 +1,12 @@
 //! The role catalogue (`role_types`) and grants (`role_assignments`).
 
 use crate::types::{DbTime, Param, SqlBuf, db_time, opt_time};
+
+/// Inserts one grant unless the user holds it from the same source; the parameters are those that
+/// `Conn::insert_assignment_if_absent` binds, in that order.
+pub(crate) const INSERT_ASSIGNMENT_IF_ABSENT: &str = "INSERT INTO role_assignments (user_id, role_type_id, resource_type, \
+     resource_id, source, source_ref, approved_by, reason, expires_at, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+     $9, $10) ON CONFLICT (user_id, role_type_id, resource_type, resource_id, source, source_ref) DO NOTHING RETURNING id";
 use crate::{Conn, StoreError};
 use roster_domain::{RoleAssignment, RoleKey, RoleSource, RoleType, Timestamp, fold};
 
@@ -229,9 +235,7 @@ impl Conn {
 
     /// Inserts one grant unless the user already has this key from this source; returns true when it inserted.
     pub async fn insert_assignment_if_absent(&mut self, user_id: i64, grant: &RoleAssignment) -> Result<bool, StoreError> {
-        let sql = "INSERT INTO role_assignments (user_id, role_type_id, resource_type, resource_id, source, source_ref, \
-             approved_by, reason, expires_at, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-             ON CONFLICT (user_id, role_type_id, resource_type, resource_id, source, source_ref) DO NOTHING RETURNING id";
+        let sql = INSERT_ASSIGNMENT_IF_ABSENT;
         let inserted = with_conn!(self, |c| {
             sqlx::query_scalar::<_, i64>(sql)
                 .bind(user_id)

@@ -66,6 +66,12 @@ impl rusqlite::types::FromSql for DbTime {
     }
 }
 
+impl rusqlite::types::ToSql for DbTime {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::from(self.0.canonical()))
+    }
+}
+
 pub(crate) fn opt_time(value: Option<DbTime>) -> Option<Timestamp> {
     value.map(|t| t.0)
 }

@@ -76,19 +76,27 @@ impl UserRow {
     }
 }
 
-fn fold_opt(value: &Option<String>) -> Option<String> {
+/// Inserts a user; the parameters are those that `Conn::insert_user` binds, in that order.
+pub(crate) const INSERT_USER: &str = "INSERT INTO users (first_name, first_name_folded, last_name, last_name_folded, \
+     email, email_folded, user_name, user_name_folded, unique_id, unique_id_folded, external_id, mobile_number, job_title, \
+     job_title_folded, department, department_folded, manager_id, start_date, end_date, custom_attributes, status, \
+     origin, version, created_at, updated_at, archived_at, scim_attributes, scim_attributes_folded) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1, \
+     $23, $24, $25, $26, $27) RETURNING id";
+
+pub(crate) fn fold_opt(value: &Option<String>) -> Option<String> {
     value.as_deref().map(fold)
 }
 
-fn fold_or_empty(value: &Option<String>) -> String {
+pub(crate) fn fold_or_empty(value: &Option<String>) -> String {
     value.as_deref().map(fold).unwrap_or_default()
 }
 
-fn custom_json(user: &User) -> String {
+pub(crate) fn custom_json(user: &User) -> String {
     serde_json::to_string(&user.custom_attributes).unwrap_or_else(|_| "{}".to_string())
 }
 
-fn scim_json(user: &User) -> String {
+pub(crate) fn scim_json(user: &User) -> String {
     serde_json::Value::Object(user.scim_attributes.clone()).to_string()
 }
 
@@ -328,12 +336,7 @@ fn filter_param(value: &FilterValue) -> Param {
 impl Conn {
     /// Inserts a user (its `id` and `version` are ignored) and returns the new id.
     pub async fn insert_user(&mut self, user: &User, origin: &str) -> Result<i64, StoreError> {
-        let sql = "INSERT INTO users (first_name, first_name_folded, last_name, last_name_folded, email, email_folded, \
-             user_name, user_name_folded, unique_id, unique_id_folded, external_id, mobile_number, job_title, \
-             job_title_folded, department, department_folded, manager_id, start_date, end_date, custom_attributes, \
-             status, origin, version, created_at, updated_at, archived_at, scim_attributes, scim_attributes_folded) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-             $22, 1, $23, $24, $25, $26, $27) RETURNING id";
+        let sql = INSERT_USER;
         let id = with_conn!(self, |c| {
             sqlx::query_scalar::<_, i64>(sql)
                 .bind(&user.first_name)

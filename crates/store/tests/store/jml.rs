@@ -312,3 +312,92 @@ store_test!(plan_from_older_export_split_into_rows, |db| {
     assert_eq!(updates.len(), 1, "a change of kind none is stored as an update: {updates:?}");
     assert_eq!(updates[0].0, 2, "the changes keep their order");
 });
+
+fn create_entry(now: roster_domain::Timestamp) -> roster_domain::AuditEntry {
+    roster_domain::AuditEntry {
+        created_at: now,
+        actor_token_id: None,
+        actor_name: "admin".into(),
+        action: "user.create".into(),
+        target_type: "user".into(),
+        target_id: None,
+        changes: roster_domain::Changes::new(),
+        request_id: None,
+    }
+}
+
+store_test!(joiner_created_in_one_call, |db| {
+    let now = at("2026-12-04T10:00:00Z");
+    let role = roster_domain::RoleType {
+        id: 0,
+        name: "viewer".into(),
+        description: None,
+        category: None,
+        resource_type: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = db.store.begin().await?;
+    let role = roster_domain::RoleType { id: tx.insert_role_type(&role).await?, ..role };
+    let plan_id = tx
+        .insert_jml_plan(&roster_store::NewJmlPlan { source: "hr", created_at: now, created_by: "admin", policy: "", mapping_used: None, policy_used: None })
+        .await?;
+    let run_id = tx.insert_jml_run(plan_id, "running", now, "admin").await?;
+    tx.append_audit(&create_entry(now)).await?;
+    tx.commit().await?;
+    let grant = roster_domain::RoleAssignment {
+        key: roster_domain::RoleKey { role_type_id: role.id, resource_type: None, resource_id: None },
+        role_type_name: role.name.clone(),
+        source: roster_domain::RoleSource::Policy("everyone".into()),
+        approved_by: Some("policy".into()),
+        reason: None,
+        expires_at: None,
+        granted_at: now,
+    };
+    let audit = create_entry(now).prepare();
+    let person = User { unique_id: Some("E1".into()), first_name: Some("Ada".into()), start_date: Some(time::macros::date!(2026 - 01 - 05)), ..user("ada") };
+    let joiner = roster_store::NewJoiner { user: &person, source: "hr", grants: std::slice::from_ref(&grant), audit: &audit, plan_id, run_id, at: now };
+
+    let mut tx = db.store.begin_direct().await?;
+    let created = tx.create_joiner(&joiner).await?;
+    tx.commit().await?;
+    // A second write transaction in the same batch appends after the joiner's entry.
+    let mut tx = db.store.begin().await?;
+    tx.append_audit(&create_entry(now)).await?;
+    tx.commit().await?;
+
+    let roster_store::JoinerOutcome::Created(id) = created else { anyhow::bail!("the joiner was not created: {created:?}") };
+    let mut conn = db.store.read().await?;
+    let stored = conn.user_by_id(id).await?.expect("the joiner exists");
+    assert_eq!((stored.first_name.as_deref(), stored.start_date), (Some("Ada"), person.start_date), "the user is stored as given");
+    assert_eq!(conn.user_by_unique_id("e1").await?.map(|u| u.id), Some(id), "the folded key is stored");
+    assert!(conn.jml_users("hr").await?.iter().any(|u| u.id == id && u.owned), "the source owns the joiner");
+    assert_eq!(conn.user_assignments(id).await?.len(), 1, "the grant is stored");
+    assert_eq!(conn.jml_run_items(plan_id).await?.len(), 1, "the run records the person");
+    let chain = conn.audit_range(0, 10).await?;
+    assert_eq!(chain.len(), 3);
+    assert_eq!(chain[1].entry.target_id.as_deref(), Some(id.to_string().as_str()), "the audit entry names the new user");
+    for pair in chain.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "each entry links to the one before it");
+        assert_eq!(pair[1].seq, pair[0].seq + 1);
+    }
+    assert_eq!(conn.audit_head().await?, (chain[2].seq, chain[2].hash.clone()), "the head is the last entry");
+    drop(conn);
+
+    // The same key again is taken, and a person the run already recorded is undone by dropping the transaction.
+    let same_key = User { user_name: "ada.again".into(), ..person.clone() };
+    let mut tx = db.store.begin_direct().await?;
+    assert_eq!(tx.create_joiner(&roster_store::NewJoiner { user: &same_key, ..joiner }).await?, roster_store::JoinerOutcome::KeyTaken);
+    drop(tx);
+    let other = User { unique_id: Some("E2".into()), ..user("bob") };
+    let again = roster_store::NewJoiner { user: &other, ..joiner };
+    let mut recorded = db.store.begin().await?;
+    recorded.insert_jml_run_item(plan_id, "E2", run_id, "applied", None, now).await?;
+    recorded.commit().await?;
+    let mut tx = db.store.begin_direct().await?;
+    assert_eq!(tx.create_joiner(&again).await?, roster_store::JoinerOutcome::AlreadyApplied);
+    drop(tx);
+    let mut conn = db.store.read().await?;
+    assert_eq!(conn.user_by_unique_id("E2").await?, None, "a dropped transaction leaves no user behind");
+    assert_eq!(conn.audit_range(0, 10).await?.len(), 3, "nor an audit entry");
+});
