@@ -65,8 +65,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (stop_scheduler, stopped) = tokio::sync::watch::channel(false);
     let scheduler = tokio::spawn(run_scheduler(roster.clone(), Duration::from_millis(args.scheduler_interval_ms), stopped));
 
-    axum::serve(listener, roster_http::app_with_upload_limit(roster, max_upload_bytes)).with_graceful_shutdown(shutdown_signal()).await?;
+    let app = roster_http::app_with_upload_limit(roster.clone(), max_upload_bytes);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
 
+    roster.stop_local_runs().await;
     let _ = stop_scheduler.send(true);
     if let Err(error) = scheduler.await {
         tracing::error!(error = %error, "scheduler task ended abnormally");

@@ -513,12 +513,14 @@ impl Roster {
         let (record, run_id) = self.start_run(actor, id, options).await?;
         let roster = self.clone();
         let actor = actor.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if let Err(error) = roster.execute_run(&actor, &record, run_id).await {
                 tracing::error!(run_id, error = %error, "JML run failed");
                 let _ = roster.finish_run(run_id, "failed", &json!({}), Some(&error.to_string())).await;
             }
+            roster.runs.forget(run_id);
         });
+        self.runs.track(run_id, task.abort_handle());
         let mut conn = self.store.read().await?;
         conn.jml_run(run_id).await?.ok_or_else(|| ServiceError::Internal("a new run vanished".into()))
     }
@@ -565,6 +567,30 @@ impl Roster {
         conn.commit().await?;
         tracing::info!(plan_id = id, run_id, changes = record.change_count, "started JML run");
         Ok((record, run_id))
+    }
+
+    /// Stops the runs this process is applying and marks them `interrupted`, so that after a restart they do not
+    /// read as still running, and applying the plan again finishes them. A person whose commit had begun still
+    /// commits. The server calls this when it stops.
+    pub async fn stop_local_runs(&self) {
+        let runs = self.runs.take_all();
+        for (_, task) in &runs {
+            task.abort();
+        }
+
+        for (run_id, _) in runs {
+            let marked = async {
+                let mut conn = self.store.begin().await?;
+                let marked = conn.interrupt_jml_run(run_id, self.clock.now(), STOPPED_RUN_MESSAGE).await?;
+                conn.commit().await?;
+                Ok::<bool, ServiceError>(marked)
+            };
+            match marked.await {
+                Ok(true) => tracing::warn!(run_id, "stopped a JML run because the server is stopping; apply its plan again to finish it"),
+                Ok(false) => {}
+                Err(error) => tracing::error!(run_id, error = %error, "marking a stopped JML run as interrupted failed"),
+            }
+        }
     }
 
     async fn finish_run(&self, run_id: i64, status: &str, counts: &Value, message: Option<&str>) -> Result<()> {
@@ -638,6 +664,7 @@ impl Roster {
             tally.add(shared.run_id, &change, outcome?);
 
             crash_point(tally.done);
+            pause_point(tally.done).await;
             if tally.done.is_multiple_of(tally.progress_every()) {
                 self.finish_run(shared.run_id, "running", &tally.result(), None).await?;
             }
@@ -1146,6 +1173,31 @@ impl GrantIndex {
     }
 }
 
+/// The message of a run that a stopping server interrupted.
+const STOPPED_RUN_MESSAGE: &str = "the server stopped during the run; apply the plan again to finish it";
+
+/// The runs a process is applying, by run id, with the handle that stops each one.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LocalRuns(Arc<std::sync::Mutex<HashMap<i64, tokio::task::AbortHandle>>>);
+
+impl LocalRuns {
+    fn track(&self, run_id: i64, task: tokio::task::AbortHandle) {
+        if let Ok(mut runs) = self.0.lock() {
+            runs.insert(run_id, task);
+        }
+    }
+
+    fn forget(&self, run_id: i64) {
+        if let Ok(mut runs) = self.0.lock() {
+            runs.remove(&run_id);
+        }
+    }
+
+    fn take_all(&self) -> Vec<(i64, tokio::task::AbortHandle)> {
+        self.0.lock().map(|mut runs| runs.drain().collect()).unwrap_or_default()
+    }
+}
+
 /// Changes of a plan written in one transaction while the plan forms: about a megabyte of JSON.
 const PLAN_WRITE_BATCH: usize = 1000;
 
@@ -1252,11 +1304,12 @@ impl RunTally {
 /// single writer runs one transaction at a time, and PostgreSQL competes with the server for the same cores.
 const APPLY_CONCURRENCY: usize = 8;
 
-/// Returns how many person changes a run applies at once. Debug builds with `ROSTER_TEST_JML_CRASH_AFTER` set apply
-/// one at a time, so that exactly that many people have committed when the process stops.
+/// Returns how many person changes a run applies at once. Debug builds with `ROSTER_TEST_JML_CRASH_AFTER` or
+/// `ROSTER_TEST_JML_PAUSE_AFTER` set apply one at a time, so that exactly that many people have committed when the
+/// process stops or the run holds.
 fn apply_concurrency() -> usize {
     #[cfg(debug_assertions)]
-    if std::env::var_os("ROSTER_TEST_JML_CRASH_AFTER").is_some() {
+    if std::env::var_os("ROSTER_TEST_JML_CRASH_AFTER").is_some() || std::env::var_os("ROSTER_TEST_JML_PAUSE_AFTER").is_some() {
         return 1;
     }
     APPLY_CONCURRENCY
@@ -1364,6 +1417,18 @@ fn check_policy_roles(policy: &Policy, role_types: &[RoleType]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Pauses a run for good after `applied` people when `ROSTER_TEST_JML_PAUSE_AFTER` is that number. Only debug builds read
+/// the variable, so tests can stop a server while a run is certainly in progress.
+async fn pause_point(applied: usize) {
+    #[cfg(debug_assertions)]
+    if std::env::var("ROSTER_TEST_JML_PAUSE_AFTER").ok().and_then(|v| v.parse::<usize>().ok()) == Some(applied) {
+        tracing::warn!(applied, "holding the JML run at the pause point (ROSTER_TEST_JML_PAUSE_AFTER)");
+        std::future::pending::<()>().await;
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = applied;
 }
 
 /// Stops the process after `applied` people of a run when `ROSTER_TEST_JML_CRASH_AFTER` says so. Only debug

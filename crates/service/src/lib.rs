@@ -82,11 +82,13 @@ pub struct Roster {
     store: Store,
     clock: Arc<dyn Clock>,
     jml_settings: JmlSettings,
+    /// The JML runs this process is applying, so that a stopping server can stop them and mark them interrupted.
+    runs: jml::LocalRuns,
 }
 
 impl Roster {
     pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock, jml_settings: JmlSettings::default() }
+        Self { store, clock, jml_settings: JmlSettings::default(), runs: jml::LocalRuns::default() }
     }
 
     /// Replaces the JML engine's settings, such as the mass-leaver threshold.

@@ -464,6 +464,15 @@ impl Conn {
         Ok(rows)
     }
 
+    /// Marks a run whose status is still `running` as `interrupted` with `message`; returns false for any other run.
+    pub async fn interrupt_jml_run(&mut self, id: i64, at: Timestamp, message: &str) -> Result<bool, StoreError> {
+        let sql = "UPDATE jml_runs SET status = 'interrupted', updated_at = $1, message = $2 WHERE id = $3 AND status = 'running'";
+        let rows = with_conn!(self, |c| {
+            sqlx::query(sql).bind(DbTime(at)).bind(message).bind(id).execute(c).await?.rows_affected()
+        });
+        Ok(rows == 1)
+    }
+
     /// Records one person's outcome. Returns false when the plan already has an outcome for this person, so a
     /// rerun never applies anyone twice.
     pub async fn insert_jml_run_item(

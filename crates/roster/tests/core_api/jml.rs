@@ -339,6 +339,36 @@ api_test!(crash_and_resume, |server| {
     assert!(verify.status.success(), "the audit chain verifies after the crash");
 });
 
+api_test!(stop_interrupts_run, |server| {
+    let mapping = example("synthetic-mapping.toml")?;
+    let policy = example("synthetic-policy.toml")?;
+    let feed = sales_feed(30);
+    let (plan_id, _) = plan(&server, feed.as_bytes(), &mapping, &policy, false).await?;
+
+    // The run pauses after ten people, so the server certainly stops while it is in progress.
+    server.set_server_env("ROSTER_TEST_JML_PAUSE_AFTER", Some("10"));
+    server.restart().await?;
+    let started = start_apply(&server, &plan_id, json!({})).await?;
+    ensure!(started.status == StatusCode::ACCEPTED, "{}", started.describe());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server.query_i64("SELECT COUNT(*) FROM users WHERE origin = 'jml'").await? < 10 {
+        ensure!(tokio::time::Instant::now() < deadline, "the run did not reach its pause point");
+        tokio::time::sleep(POLL).await;
+    }
+    let status = server.stop().await?;
+    assert!(status.success(), "the server stops cleanly during a run: {status}");
+
+    server.set_server_env("ROSTER_TEST_JML_PAUSE_AFTER", None);
+    server.start_again().await?;
+    let stopped = server.get(&format!("/core/jml/runs/{}", started.id()?)).await?;
+    assert_eq!(stopped.data()["attributes"]["status"], "interrupted", "a stopped run does not read as running: {}", stopped.text);
+    let message = stopped.data()["attributes"]["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("apply the plan again"), "the run says how to finish it: {message}");
+    let run = apply(&server, &plan_id, json!({})).await?;
+    assert_eq!(run["result"]["already_applied"], 10, "{run}");
+    assert_eq!(run["result"]["applied"], 20, "{run}");
+});
+
 api_test!(joiner_created_elsewhere_after_plan_is_stale, |server| {
     let mapping = example("synthetic-mapping.toml")?;
     let policy = example("synthetic-policy.toml")?;
