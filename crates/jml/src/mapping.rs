@@ -344,6 +344,14 @@ impl CompiledMapping {
 
     /// Parses a date in the mapping's format.
     pub fn parse_date(&self, text: &str) -> Option<Date> {
+        let (year, month, day) = self.date_fields(text)?;
+        let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
+        Date::from_calendar_date(year, month, u8::try_from(day).ok()?).ok()
+    }
+
+    /// Reads the year, month and day of a date in the feed's format, without checking that they name a day of the
+    /// calendar, so that an error can tell a value in another format from an impossible date such as 31 February.
+    fn date_fields(&self, text: &str) -> Option<(i32, i32, i32)> {
         let mut chars = text.chars().peekable();
         let (mut year, mut month, mut day) = (None, None, None);
         for part in &self.format {
@@ -376,8 +384,7 @@ impl CompiledMapping {
         if chars.next().is_some() {
             return None;
         }
-        let month = Month::try_from(u8::try_from(month?).ok()?).ok()?;
-        Date::from_calendar_date(year?, month, u8::try_from(day?).ok()?).ok()
+        Some((year?, month?, day?))
     }
 
     /// Returns the first instant of a date in the feed's time zone, with the offset in force then. That is
@@ -438,6 +445,10 @@ impl CompiledMapping {
                 None => Ok(None),
                 Some(text) => match self.parse_date(&text) {
                     Some(date) => Ok(Some(date)),
+                    None if self.date_fields(&text).is_some() => Err(fail(format!(
+                        "{field} {text:?} in column {} is not a day of the calendar; fix the date in the export",
+                        column.as_deref().unwrap_or_default()
+                    ))),
                     None => Err(fail(format!(
                         "{field} {text:?} in column {} does not match the date format {:?}",
                         column.as_deref().unwrap_or_default(),

@@ -208,7 +208,7 @@ fn bad_rows_reported_by_line() {
     );
     let lines: Vec<u64> = plan.errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, vec![2, 3, 4, 5], "{:#?}", plan.errors);
-    assert!(plan.errors[1].reason.contains("date format"), "{:#?}", plan.errors[1]);
+    assert!(plan.errors[1].reason.contains("not a day of the calendar"), "{:#?}", plan.errors[1]);
     assert!(plan.errors[3].reason.contains("empty"), "{:#?}", plan.errors[3]);
     assert_eq!(plan.counts["create"], 1);
 }
@@ -576,4 +576,16 @@ fn manager_chains_apply_top_down() {
     let plan = plan(&feed, vec![], false);
     let order: Vec<&str> = plan.changes.iter().map(|c| c.key.as_str()).collect();
     assert_eq!(order, vec!["1", "2", "3", "4", "5", "6"], "each manager comes before their reports, others keep feed order");
+}
+
+#[test]
+fn date_errors_tell_format_from_calendar() {
+    let feed = format!(
+        "{HEADER}1,\"Lovelace, Ada\",Engineering,Lead,2019-01-02,,Active,,1\n\
+         2,\"Doe, Jane\",Sales,Rep,02/31/19,,Active,,1\n"
+    );
+    let plan = plan(&feed, vec![], false);
+    let reasons: Vec<&str> = plan.errors.iter().map(|e| e.reason.as_str()).collect();
+    assert!(reasons[0].contains("does not match the date format \"%m/%d/%y\""), "{reasons:?}");
+    assert!(reasons[1].contains("\"02/31/19\" in column start is not a day of the calendar"), "{reasons:?}");
 }

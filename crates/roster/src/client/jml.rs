@@ -299,7 +299,14 @@ fn print_plan(document: &Value, format: Format) -> anyhow::Result<()> {
     let summary: Vec<String> =
         counts.filter(|(_, count)| count.as_u64().is_some_and(|c| c > 0)).map(|(kind, count)| format!("{} {kind}", cell(count))).collect();
     let summary = if summary.is_empty() { "nothing to do".to_string() } else { summary.join(", ") };
-    eprintln!("plan {id}: {summary}; apply it with `roster jml apply {id}`");
+    let errors = attributes["counts"]["errors"].as_u64().unwrap_or(0);
+    if errors > 0 {
+        eprintln!(
+            "plan {id}: {summary}; fix the {errors} invalid row(s) and plan again, or apply the rest with `roster jml apply {id} --skip-invalid`"
+        );
+    } else {
+        eprintln!("plan {id}: {summary}; apply it with `roster jml apply {id}`");
+    }
     Ok(())
 }
 

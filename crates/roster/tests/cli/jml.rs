@@ -197,3 +197,21 @@ api_test!(plan_prints_every_page, |server| {
     let keys: std::collections::BTreeSet<&str> = planned.stdout.lines().skip(1).filter_map(|line| line.split(',').next()).collect();
     assert_eq!(keys.len(), people, "every person has rows, across pages");
 });
+
+api_test!(plan_with_errors_names_skip_flag, |server| {
+    let dir = tempfile::tempdir()?;
+    let generated = generate_csv(GenerateOptions { people: 3, churn_percent: 0, seed: 7 });
+    // The second person's key is removed, which makes their row an error.
+    let mut lines: Vec<String> = generated.lines().map(str::to_string).collect();
+    let broken = lines.get(2).cloned().context("the generated feed has three people")?;
+    let (_, rest) = broken.split_once(',').context("a row has columns")?;
+    lines[2] = format!(",{rest}");
+    let path = dir.path().join("feed.csv");
+    std::fs::write(&path, lines.join("\n") + "\n")?;
+
+    let feed = path.display().to_string();
+    let table = run(&server, &["jml", "plan", &feed, "--mapping", &example("synthetic-mapping.toml"), "--policy", &example("synthetic-policy.toml"), "--format", "table"]).await?;
+    assert!(table.success, "{}", table.describe());
+    assert!(table.stderr.contains("fix the 1 invalid row(s)"), "{}", table.describe());
+    assert!(table.stderr.contains("--skip-invalid`"), "the summary names the flag that applies the rest: {}", table.describe());
+});
