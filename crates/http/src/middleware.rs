@@ -47,8 +47,8 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
     if close_after_error && (response.status().is_client_error() || response.status().is_server_error()) {
         // A handler may reject a request, such as an upload without the scope, before it reads the body. The
         // server then closes the connection, since it cannot find where the next request starts, and a client
-        // that reused the connection would lose its next request. RFC 9112 section 9.6 asks a server that intends
-        // to close to say so with the "close" option.
+        // that reused the connection would lose its next request. RFC 9112 section 9.6 has a server that intends
+        // to close send the "close" option.
         response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response

@@ -350,7 +350,7 @@ impl CompiledMapping {
     }
 
     /// Reads the year, month and day of a date in the feed's format, without checking that they name a day of the
-    /// calendar, so that an error can tell a value in another format from an impossible date such as 31 February.
+    /// calendar. An error can then tell a value in another format from an impossible date such as 31 February.
     fn date_fields(&self, text: &str) -> Option<(i32, i32, i32)> {
         let mut chars = text.chars().peekable();
         let (mut year, mut month, mut day) = (None, None, None);

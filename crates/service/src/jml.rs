@@ -812,12 +812,8 @@ impl Roster {
         if change.user_id.is_some() || !matches!(joiner, Some(None)) {
             return Ok(None);
         }
-        let manager_id = match change.attributes.manager_key.as_deref() {
-            None => None,
-            Some(key) => match self.store.committed_user_by_unique_id(key) {
-                Some(found) => found?.map(|manager| manager.id),
-                None => return Ok(None),
-            },
+        let Some(manager_id) = self.committed_manager_id(change.attributes.manager_key.as_deref()).transpose()? else {
+            return Ok(None);
         };
         Ok(Some(PreparedJoiner::new(change, manager_id, now)))
     }
@@ -910,12 +906,19 @@ impl Roster {
     /// Finds the manager's user id. A run applies managers in an earlier wave than their reports, so a manager
     /// the run creates has committed before this is asked, and on SQLite the read stays off the single writer.
     async fn manager_id(&self, conn: &mut Conn, manager_key: Option<&str>) -> Result<Option<i64>> {
+        if let Some(found) = self.committed_manager_id(manager_key) {
+            return found;
+        }
         let Some(key) = manager_key else { return Ok(None) };
-        let manager = match self.store.committed_user_by_unique_id(key) {
-            Some(found) => found?,
-            None => conn.user_by_unique_id(key).await?,
-        };
-        Ok(manager.map(|u| u.id))
+        Ok(conn.user_by_unique_id(key).await?.map(|manager| manager.id))
+    }
+
+    /// Finds the manager's user id on the committed reader, off the writer. `None` when the store has no such
+    /// reader (PostgreSQL), so the caller asks its own connection.
+    fn committed_manager_id(&self, manager_key: Option<&str>) -> Option<Result<Option<i64>>> {
+        let Some(key) = manager_key else { return Some(Ok(None)) };
+        let found = self.store.committed_user_by_unique_id(key)?;
+        Some(found.map(|manager| manager.map(|m| m.id)).map_err(ServiceError::from))
     }
 
     /// Inserts policy grants and returns them; a role type that no longer exists fails the person.

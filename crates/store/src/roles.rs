@@ -2,7 +2,7 @@
 
 use crate::types::{DbTime, Param, SqlBuf, db_time, opt_time};
 
-/// Inserts one grant unless the user holds it from the same source; the parameters are those that
+/// Inserts one grant unless the user already has it from the same source. The parameters are those that
 /// `Conn::insert_assignment_if_absent` binds, in that order.
 pub(crate) const INSERT_ASSIGNMENT_IF_ABSENT: &str = "INSERT INTO role_assignments (user_id, role_type_id, resource_type, \
      resource_id, source, source_ref, approved_by, reason, expires_at, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \

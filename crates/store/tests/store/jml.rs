@@ -3,18 +3,15 @@
 use crate::common::{at, insert_user, user};
 use roster_domain::User;
 
+/// Returns a plan of source `hr` created at `created_at`, with no stored mapping or policy.
+fn new_plan(created_at: roster_domain::Timestamp, policy: &str) -> roster_store::NewJmlPlan<'_> {
+    roster_store::NewJmlPlan { source: "hr", created_at, created_by: "admin", policy, mapping_used: None, policy_used: None }
+}
+
 store_test!(run_item_recorded_once, |db| {
     let now = at("2026-12-04T10:00:00Z");
     let mut tx = db.store.begin().await?;
-    let plan = roster_store::NewJmlPlan {
-        source: "hr",
-        created_at: now,
-        created_by: "admin",
-        policy: "",
-        mapping_used: None,
-        policy_used: None,
-    };
-    let plan_id = tx.insert_jml_plan(&plan).await?;
+    let plan_id = tx.insert_jml_plan(&new_plan(now, "")).await?;
     tx.form_jml_plan(plan_id, &roster_store::PlanSummary { has_errors: false, body: "{}", change_count: 0 }).await?;
     let run_id = tx.insert_jml_run(plan_id, "running", now, "admin").await?;
     assert!(tx.insert_jml_run_item(plan_id, "E1", run_id, "applied", None, now).await?);
@@ -36,14 +33,7 @@ store_test!(run_item_recorded_once, |db| {
 store_test!(latest_applied_policy_skips_drafts, |db| {
     let now = at("2026-12-04T10:00:00Z");
     let mut tx = db.store.begin().await?;
-    let plan = |policy: &'static str| roster_store::NewJmlPlan {
-        source: "hr",
-        created_at: now,
-        created_by: "admin",
-        policy,
-        mapping_used: None,
-        policy_used: None,
-    };
+    let plan = |policy: &'static str| new_plan(now, policy);
     let finished = tx.insert_jml_plan(&plan("finished")).await?;
     let run = tx.insert_jml_run(finished, "running", now, "admin").await?;
     tx.update_jml_run(run, "done", "{}", None, now, true).await?;
@@ -69,19 +59,12 @@ fn change(position: i64, kind: &str, scheduled: bool) -> roster_store::NewPlanCh
 
 store_test!(plan_changes_written_in_batches_and_read_in_pages, |db| {
     let now = at("2026-12-04T10:00:00Z");
-    let new_plan = roster_store::NewJmlPlan {
-        source: "hr",
-        created_at: now,
-        created_by: "admin",
-        policy: "",
-        mapping_used: None,
-        policy_used: None,
-    };
+    let plan = new_plan(now, "");
     // More changes than one insert statement takes, every third an archive and every tenth scheduled.
     let count = i64::try_from(roster_store::PLAN_CHANGES_BATCH * 2 + 7)?;
     let changes: Vec<_> = (1..=count).map(|n| change(n, if n % 3 == 0 { "archive" } else { "create" }, n % 10 == 0)).collect();
     let mut tx = db.store.begin().await?;
-    let plan_id = tx.insert_jml_plan(&new_plan).await?;
+    let plan_id = tx.insert_jml_plan(&plan).await?;
     tx.insert_jml_plan_changes(plan_id, &changes).await?;
     tx.commit().await?;
 
@@ -113,24 +96,17 @@ store_test!(plan_changes_written_in_batches_and_read_in_pages, |db| {
 
 store_test!(unformed_plans_deleted, |db| {
     let created = at("2026-12-04T10:00:00Z");
-    let new_plan = roster_store::NewJmlPlan {
-        source: "hr",
-        created_at: created,
-        created_by: "admin",
-        policy: "",
-        mapping_used: None,
-        policy_used: None,
-    };
+    let plan = new_plan(created, "");
     let summary = roster_store::PlanSummary { has_errors: false, body: "{}", change_count: 1 };
     let mut tx = db.store.begin().await?;
-    let formed = tx.insert_jml_plan(&new_plan).await?;
+    let formed = tx.insert_jml_plan(&plan).await?;
     tx.insert_jml_plan_changes(formed, &[change(1, "create", false)]).await?;
     tx.form_jml_plan(formed, &summary).await?;
-    let failed = tx.insert_jml_plan(&new_plan).await?;
+    let failed = tx.insert_jml_plan(&plan).await?;
     tx.insert_jml_plan_changes(failed, &[change(1, "create", false)]).await?;
-    let abandoned = tx.insert_jml_plan(&new_plan).await?;
+    let abandoned = tx.insert_jml_plan(&plan).await?;
     tx.insert_jml_plan_changes(abandoned, &[change(1, "create", false)]).await?;
-    let recent = tx.insert_jml_plan(&roster_store::NewJmlPlan { created_at: at("2026-12-05T10:00:00Z"), ..new_plan }).await?;
+    let recent = tx.insert_jml_plan(&new_plan(at("2026-12-05T10:00:00Z"), "")).await?;
     tx.commit().await?;
 
     let mut tx = db.store.begin().await?;
@@ -340,7 +316,7 @@ store_test!(joiner_created_in_one_call, |db| {
     let mut tx = db.store.begin().await?;
     let role = roster_domain::RoleType { id: tx.insert_role_type(&role).await?, ..role };
     let plan_id = tx
-        .insert_jml_plan(&roster_store::NewJmlPlan { source: "hr", created_at: now, created_by: "admin", policy: "", mapping_used: None, policy_used: None })
+        .insert_jml_plan(&new_plan(now, ""))
         .await?;
     let run_id = tx.insert_jml_run(plan_id, "running", now, "admin").await?;
     tx.append_audit(&create_entry(now)).await?;
