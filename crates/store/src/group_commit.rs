@@ -146,6 +146,25 @@ impl SqliteWriter {
         });
     }
 
+    /// Commits the open batch, if any, and checkpoints the WAL on the writer's connection before another write
+    /// transaction can begin. Only a checkpoint that copies every frame lets the next write start the WAL from
+    /// the beginning again, and no other connection can copy the last frames while the writer keeps appending.
+    /// Returns the WAL's frames and how many of them are now copied, as `wal_checkpoint` reports them.
+    pub(crate) async fn checkpoint_between_batches(&self) -> Result<(i64, i64), StoreError> {
+        let mut guard = Arc::clone(&self.state).lock_owned().await;
+        if guard.closed {
+            return Ok((0, 0));
+        }
+        let Some(mut conn) = guard.conn.take() else {
+            return Err(StoreError::Transaction("the SQLite writer connection is missing".into()));
+        };
+
+        let checkpointed = checkpoint_idle_writer(&mut guard, &mut conn).await;
+
+        guard.conn = Some(conn);
+        checkpointed
+    }
+
     /// Commits any open batch and closes the connection.
     pub(crate) async fn close(&self) {
         let mut guard = self.state.lock().await;
@@ -350,6 +369,18 @@ async fn finish_pending_rollback(state: &mut WriterState, conn: &mut SqliteConne
         return Err(error.into());
     }
     Ok(())
+}
+
+/// Commits the open batch, then checkpoints passively on the writer's connection while no transaction uses it.
+async fn checkpoint_idle_writer(state: &mut WriterState, conn: &mut SqliteConnection) -> Result<(i64, i64), StoreError> {
+    finish_pending_rollback(state, conn).await?;
+    if state.open {
+        commit_batch(state, conn).await?;
+    }
+
+    let (_busy, frames, copied) =
+        sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *conn).await?;
+    Ok((frames, copied))
 }
 
 /// Commits the outer transaction and sends the outcome to every waiting transaction.

@@ -87,6 +87,9 @@ pub struct StoreOptions {
     pub statement_timeout: Option<Duration>,
     /// How often SQLite's WAL is checkpointed into the database file beside the writer (see `checkpoint`).
     pub sqlite_checkpoint_interval: Duration,
+    /// The WAL size, in frames, from which a checkpoint also runs between two batches of the writer, so that the
+    /// WAL starts from the beginning again (see `checkpoint`).
+    pub sqlite_wal_restart_frames: i64,
 }
 
 impl Default for StoreOptions {
@@ -96,7 +99,8 @@ impl Default for StoreOptions {
             acquire_timeout: Duration::from_secs(10),
             sqlite_busy_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(30)),
-            sqlite_checkpoint_interval: Duration::from_millis(250),
+            sqlite_checkpoint_interval: Duration::from_millis(50),
+            sqlite_wal_restart_frames: checkpoint::RESTART_FRAMES,
         }
     }
 }
@@ -154,7 +158,15 @@ impl Store {
             writer_options.connect().await?,
             options.acquire_timeout,
         );
-        let checkpoint = Arc::new(checkpoint::Checkpointer::start(base.connect().await?, options.sqlite_checkpoint_interval));
+        let checkpoint = Arc::new(checkpoint::Checkpointer::start(
+            base.connect().await?,
+            checkpoint::Schedule {
+                interval: options.sqlite_checkpoint_interval,
+                restart_frames: options.sqlite_wal_restart_frames,
+            },
+            write.clone(),
+            path.to_path_buf(),
+        ));
         let read = SqlitePoolOptions::new()
             .test_before_acquire(false)
             .max_connections(options.max_connections.max(1))

@@ -135,3 +135,43 @@ async fn wal_is_checkpointed_beside_the_writer() -> anyhow::Result<()> {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_starts_again_under_steady_writes() -> anyhow::Result<()> {
+    crate::common::run_on(roster_store::Backend::Sqlite, true, |db| async move {
+        let roster_store::Location::Sqlite(path) = db.location.clone() else {
+            anyhow::bail!("the SQLite leg should have a file location");
+        };
+        let wal = path.with_extension("db-wal");
+        let options = roster_store::StoreOptions { sqlite_wal_restart_frames: 64, ..crate::common::test_options() };
+        let store = Store::connect(&db.location, &options).await?;
+
+        // Writers that always queue for the writer leave no gap in which a checkpoint from another connection could
+        // copy the last frames, so only the checkpoint between batches lets the WAL start again. Without it, these
+        // writes leave a WAL of tens of megabytes.
+        let mut writers = Vec::new();
+        for stream in 0..4 {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                for n in 0..500 {
+                    let mut tx = store.begin().await?;
+                    tx.insert_user(&user(&format!("steady-{stream}-{n}")), "api").await?;
+                    tx.commit().await?;
+                }
+                anyhow::Ok(())
+            }));
+        }
+        for writer in writers {
+            writer.await??;
+        }
+
+        let wal_bytes = std::fs::metadata(&wal)?.len();
+        assert!(
+            wal_bytes < 4 * 1024 * 1024,
+            "the WAL should start again once it holds 64 frames, so it stays well under 4 MiB, but it is {wal_bytes} bytes"
+        );
+        store.close().await;
+        Ok(())
+    })
+    .await
+}
