@@ -18,23 +18,28 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// mimalloc 3's default `purge_delay`, in milliseconds.
 const MI_DEFAULT_PURGE_DELAY_MS: std::ffi::c_long = 1000;
 
-/// Makes mimalloc return freed pages to the system at once. By default mimalloc 3 waits a second, so the memory
-/// that one step of a large JML plan freed was still resident while the next step allocated its own, and the
-/// server's peak memory was the sum of both. The option is set only while it still has mimalloc 3's default,
-/// which also checks that the position names the right option and keeps a `MIMALLOC_PURGE_DELAY` from the
-/// environment.
-fn purge_freed_memory_at_once() {
+/// The server's `purge_delay`, in milliseconds. With mimalloc 3's second, the memory that one step of a large JML
+/// plan freed was still resident while the next step allocated its own, and the server's peak memory was the sum
+/// of both. With no delay, every page that a request emptied went back to the system, and the next request faulted
+/// it in again. A SCIM page of 100 users spent a third of its time there: the server returned 1,000 pages/s with no
+/// delay and 1,480/s with this one.
+const PURGE_DELAY_MS: std::ffi::c_long = 10;
+
+/// Makes mimalloc return freed pages to the system soon after they empty. The option is set only while it still
+/// has mimalloc 3's default, which also checks that the position names the right option and keeps a
+/// `MIMALLOC_PURGE_DELAY` from the environment.
+fn purge_freed_memory_soon() {
     // SAFETY: mi_option_get and mi_option_set only read and write mimalloc's option table, and an option's index
     // outside the table is ignored.
     unsafe {
         if libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) == MI_DEFAULT_PURGE_DELAY_MS {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
         }
     }
 }
 
 fn main() -> std::process::ExitCode {
-    purge_freed_memory_at_once();
+    purge_freed_memory_soon();
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
