@@ -39,6 +39,9 @@ pub enum LifecycleState {
 }
 
 impl LifecycleState {
+    /// Every state but deleted: the users that some API can still see.
+    pub const LIVE: [LifecycleState; 4] = [Self::Pending, Self::Active, Self::Suspended, Self::Archived];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Self::Pending => "pending",

@@ -39,7 +39,7 @@ pub use scheduler::{EXPIRE_ROLE, SchedulerPass};
 pub use roster_store::{AuditQuery, GroupQuery, Location, Page, ScheduledAction, ScheduledQuery, Store, StoreOptions, UserQuery};
 pub use tokens::{CreatedToken, MAX_TOKEN_DAYS, TokenRequest, hash_secret};
 pub use transfer::TableCounts;
-pub use users::{UserList, UserListRequest, UserWithRoles, sort_value};
+pub use users::{PageExtras, UserList, UserListRequest, UserWithRoles, sort_value};
 
 use std::sync::Arc;
 

@@ -179,15 +179,6 @@ impl Roster {
         Ok((user.version, roles))
     }
 
-    /// Loads the role assignments of a page of users in one query, keyed by user id; users without roles have no
-    /// entry. Requires `users:read`.
-    pub async fn roles_of_users(&self, actor: &Actor, user_ids: &[i64]) -> Result<HashMap<i64, Vec<RoleAssignment>>> {
-        actor.require(Scope::UsersRead)?;
-
-        let mut conn = self.store.read().await?;
-        Ok(conn.assignments_of_users(user_ids).await?)
-    }
-
     /// Lists the groups of several users, as (group id, display name), in one query. Requires `users:read`.
     pub async fn groups_of_users(&self, actor: &Actor, user_ids: &[i64]) -> Result<HashMap<i64, Vec<(i64, String)>>> {
         actor.require(Scope::UsersRead)?;

@@ -5,9 +5,10 @@ use roster_domain::{
     Change, Changes, FieldError, LifecycleState, NewUser, RoleAssignment, RoleSource, Scope, Timestamp, User,
     UserPatch, UserRef, audit::diff,
 };
-use roster_store::{Conn, Page, UserQuery};
+use roster_store::{Conn, CreateOutcome, NewUserRecord, Page, UserQuery};
+use std::collections::HashMap;
 
-pub use roster_store::sort_value;
+pub use roster_store::{PageExtras, sort_value};
 use serde_json::Value;
 
 use crate::actor::Actor;
@@ -29,15 +30,19 @@ pub struct UserListRequest {
     pub sort: Sort,
     pub limit: u32,
     pub page: Page,
-    /// Compute the total number of matches (an extra query).
-    pub with_total: bool,
+    /// The extras to read beside the users: the total number of matches, their roles, their groups.
+    pub extras: PageExtras,
 }
 
 /// One page of users.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct UserList {
     pub users: Vec<User>,
     pub total: Option<i64>,
+    /// The roles of each user that has any, when the request asked for them.
+    pub roles: HashMap<i64, Vec<RoleAssignment>>,
+    /// (group id, display name) of each user in any group, in group id order, when the request asked for them.
+    pub groups: HashMap<i64, Vec<(i64, String)>>,
 }
 
 pub(crate) fn status_change(before: LifecycleState, after: LifecycleState) -> Change {
@@ -68,11 +73,7 @@ impl Roster {
             return Err(ServiceError::field("manager_id", "invalid", "a user cannot be their own manager"));
         }
         if !conn.user_exists(manager_id).await? {
-            return Err(ServiceError::field(
-                "manager_id",
-                "not_found",
-                format!("user {manager_id} does not exist; give the id of an existing user"),
-            ));
+            return Err(missing_manager(manager_id));
         }
         Ok(())
     }
@@ -87,32 +88,16 @@ impl Roster {
         new.validate()?;
         let now = self.clock.now();
 
+        let user = new_user_record(&new, now);
+        if roles.is_empty() {
+            return self.create_user_without_roles(actor, &new, user).await;
+        }
+
         let mut conn = self.store.begin().await?;
         self.check_manager(&mut conn, new.manager_id, None).await?;
         let grants = self.validate_grants(&mut conn, &roles, "roles_attributes", now).await?;
 
-        let mut user = User {
-            id: 0,
-            first_name: new.first_name.clone(),
-            last_name: new.last_name.clone(),
-            email: new.email.as_ref().map(|e| e.as_str().to_string()),
-            user_name: new.effective_user_name().map(|u| u.as_str().to_string()).unwrap_or_default(),
-            unique_id: new.unique_id.clone(),
-            external_id: new.external_id.clone(),
-            mobile_number: new.mobile_number.clone(),
-            job_title: new.job_title.clone(),
-            department: new.department.clone(),
-            manager_id: new.manager_id,
-            start_date: new.start_date,
-            end_date: new.end_date,
-            custom_attributes: new.custom_attributes.clone(),
-            scim_attributes: new.scim_attributes.clone(),
-            status: LifecycleState::Active,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            archived_at: None,
-        };
+        let mut user = user;
         user.id = conn.insert_user(&user, "api").await.map_err(|e| taken_on_create(e, &new))?;
         let assignments = self.insert_grants(&mut conn, user.id, &grants, actor, now).await?;
 
@@ -125,6 +110,25 @@ impl Roster {
 
         tracing::info!(user_id = user.id, roles = assignments.len(), "created user");
         Ok(UserWithRoles { user, roles: self.user_roles_view(assignments) })
+    }
+
+    /// Creates a user that has no roles in one store call, which on SQLite is one hand-off to the writer instead
+    /// of one per statement. Its audit entry is prepared before the transaction begins.
+    async fn create_user_without_roles(&self, actor: &Actor, new: &NewUser, mut user: User) -> Result<UserWithRoles> {
+        let changes = diff(&serde_json::Map::new(), &user.attributes_json());
+        let audit = self.audit_entry(actor, "user.create", "user", None, changes).prepare();
+
+        let mut conn = self.store.begin_direct().await?;
+        let record = NewUserRecord { user: &user, origin: "api", audit: &audit };
+        let outcome = conn.create_user(&record).await.map_err(|e| taken_on_create(e, new))?;
+        let CreateOutcome::Created(id) = outcome else {
+            return Err(missing_manager(new.manager_id.unwrap_or_default()));
+        };
+        conn.commit().await?;
+
+        user.id = id;
+        tracing::info!(user_id = user.id, roles = 0, "created user");
+        Ok(UserWithRoles { user, roles: Vec::new() })
     }
 
     /// Loads a user with its roles. Requires `users:read`.
@@ -153,13 +157,10 @@ impl Roster {
     pub async fn list_users(&self, actor: &Actor, request: UserListRequest) -> Result<UserList> {
         actor.require(Scope::UsersRead)?;
 
-        let mut conn = self.store.read().await?;
-        let query =
-            UserQuery { filter: request.filter.clone(), sort: request.sort, limit: request.limit, page: request.page };
-        let users = conn.list_users(&query).await?;
-        let total = if request.with_total { Some(conn.count_users(&request.filter).await?) } else { None };
+        let query = UserQuery { filter: request.filter, sort: request.sort, limit: request.limit, page: request.page };
+        let page = self.store.user_page(&query, request.extras).await?;
 
-        Ok(UserList { users, total })
+        Ok(UserList { users: page.users, total: page.total, roles: page.grants, groups: page.groups })
     }
 
     /// Applies a partial update. With `if_match`, a stale version fails with 412 and changes nothing; without it,
@@ -526,6 +527,37 @@ impl Roster {
     fn user_roles_view(&self, mut roles: Vec<RoleAssignment>) -> Vec<RoleAssignment> {
         roles.sort_by(|a, b| a.key.cmp(&b.key));
         roles
+    }
+}
+
+/// Returns the error for a manager id that names no user, or a deleted one.
+fn missing_manager(manager_id: i64) -> ServiceError {
+    ServiceError::field("manager_id", "not_found", format!("user {manager_id} does not exist; give the id of an existing user"))
+}
+
+/// Builds the active user that `new` describes, before the store gives it an id.
+fn new_user_record(new: &NewUser, now: Timestamp) -> User {
+    User {
+        id: 0,
+        first_name: new.first_name.clone(),
+        last_name: new.last_name.clone(),
+        email: new.email.as_ref().map(|e| e.as_str().to_string()),
+        user_name: new.effective_user_name().map(|u| u.as_str().to_string()).unwrap_or_default(),
+        unique_id: new.unique_id.clone(),
+        external_id: new.external_id.clone(),
+        mobile_number: new.mobile_number.clone(),
+        job_title: new.job_title.clone(),
+        department: new.department.clone(),
+        manager_id: new.manager_id,
+        start_date: new.start_date,
+        end_date: new.end_date,
+        custom_attributes: new.custom_attributes.clone(),
+        scim_attributes: new.scim_attributes.clone(),
+        status: LifecycleState::Active,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        archived_at: None,
     }
 }
 

@@ -301,19 +301,7 @@ impl Conn {
             return Ok(groups);
         }
 
-        let mut buf = SqlBuf::new(
-            "SELECT gm.user_id, g.id, g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
-             WHERE gm.user_id IN (",
-        );
-        for (i, id) in user_ids.iter().enumerate() {
-            if i > 0 {
-                buf.push(", ");
-            }
-            buf.bind(Param::Int(*id));
-        }
-        buf.push(") ORDER BY gm.user_id, g.id");
-
-        let SqlBuf { sql, params } = buf;
+        let SqlBuf { sql, params } = groups_of_users_sql(user_ids);
         let rows = with_conn!(self, |c| {
             bind_params!(sqlx::query_as::<_, (i64, i64, String)>(sqlx::AssertSqlSafe(sql)), &params).fetch_all(c).await?
         });
@@ -383,4 +371,16 @@ impl Conn {
         });
         Ok(rows)
     }
+}
+
+/// Builds the query of the groups of several users, as (user id, group id, display name) in user and group id
+/// order.
+pub(crate) fn groups_of_users_sql(user_ids: &[i64]) -> SqlBuf {
+    let mut buf = SqlBuf::new(
+        "SELECT gm.user_id, g.id, g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
+         WHERE gm.user_id IN (",
+    );
+    crate::roles::push_ids(&mut buf, user_ids);
+    buf.push(") ORDER BY gm.user_id, g.id");
+    buf
 }

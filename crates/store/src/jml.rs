@@ -677,9 +677,8 @@ pub(crate) const MARK_FEED_USER: &str = "INSERT INTO jml_feed_users (source, use
 /// make it grow once.
 const COUNT_JML_USERS: &str = "SELECT COUNT(*) FROM users WHERE unique_id IS NOT NULL AND status <> 'deleted'";
 
-const USER_BY_UNIQUE_ID: &str = "SELECT id, first_name, last_name, email, user_name, unique_id, external_id, \
-     mobile_number, job_title, department, manager_id, start_date, end_date, custom_attributes, scim_attributes, status, \
-     version, created_at, updated_at, archived_at FROM users WHERE unique_id_folded = $1 AND status <> 'deleted'";
+const USER_BY_UNIQUE_ID: &str =
+    concat!("SELECT ", crate::users::user_columns!(), " FROM users WHERE unique_id_folded = $1 AND status <> 'deleted'");
 
 const POLICY_GRANTS: &str = "SELECT ra.user_id, rt.name AS role_type_name, NULLIF(ra.resource_type, '') AS resource_type, \
      NULLIF(ra.resource_id, '') AS resource_id, ra.source_ref AS rule \

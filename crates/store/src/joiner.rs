@@ -6,12 +6,11 @@
 use roster_domain::{AuditEntry, PreparedEntry, RoleAssignment, Timestamp, User};
 use rusqlite::{OptionalExtension, params};
 
-use crate::audit::{ADVANCE_AUDIT_HEAD, INSERT_AUDIT};
+use crate::direct::{append_audit, insert_user, run};
 use crate::group_commit::direct_failed;
 use crate::jml::{INSERT_RUN_ITEM, MARK_FEED_USER};
 use crate::roles::INSERT_ASSIGNMENT_IF_ABSENT;
 use crate::types::{DbTime, db_time};
-use crate::users::{INSERT_USER, custom_json, fold_opt, fold_or_empty, folded_scim_json, scim_json};
 use crate::{Conn, StoreError, UniqueField};
 
 /// A joiner to create.
@@ -74,7 +73,7 @@ fn create_on_handle(
     head: &mut Option<(i64, String)>,
     joiner: &NewJoiner<'_>,
 ) -> Result<JoinerOutcome, StoreError> {
-    let id = match insert_user(conn, joiner.user) {
+    let id = match insert_user(conn, joiner.user, "jml") {
         Ok(id) => id,
         Err(StoreError::Unique(UniqueField::UniqueId)) => return Ok(JoinerOutcome::KeyTaken),
         Err(error) => return Err(error),
@@ -98,19 +97,7 @@ fn create_on_handle(
         statement.query_row(params, |row| row.get::<_, i64>(0)).optional().map_err(|e| direct_failed(&e))?;
     }
 
-    // The entry without its changes, which are already serialised: cloning them would cost what preparing saved.
-    let prepared = &joiner.audit.entry;
-    let entry = AuditEntry {
-        created_at: prepared.created_at,
-        actor_token_id: prepared.actor_token_id,
-        actor_name: prepared.actor_name.clone(),
-        action: prepared.action.clone(),
-        target_type: prepared.target_type.clone(),
-        target_id: Some(id.to_string()),
-        changes: roster_domain::Changes::new(),
-        request_id: prepared.request_id.clone(),
-    };
-    append_audit(conn, head, &entry, &joiner.audit.changes_json)?;
+    append_audit(conn, head, joiner.audit, id)?;
 
     let key = joiner.user.unique_id.as_deref().unwrap_or_default();
     let mut statement = conn.prepare_cached(INSERT_RUN_ITEM).map_err(|e| direct_failed(&e))?;
@@ -122,78 +109,4 @@ fn create_on_handle(
         Some(_) => Ok(JoinerOutcome::Created(id)),
         None => Ok(JoinerOutcome::AlreadyApplied),
     }
-}
-
-fn insert_user(conn: &rusqlite::Connection, user: &User) -> Result<i64, StoreError> {
-    let params = params![
-        user.first_name,
-        fold_or_empty(&user.first_name),
-        user.last_name,
-        fold_or_empty(&user.last_name),
-        user.email,
-        fold_opt(&user.email),
-        user.user_name,
-        roster_domain::fold(&user.user_name),
-        user.unique_id,
-        fold_opt(&user.unique_id),
-        user.external_id,
-        user.mobile_number,
-        user.job_title,
-        fold_or_empty(&user.job_title),
-        user.department,
-        fold_or_empty(&user.department),
-        user.manager_id,
-        user.start_date,
-        user.end_date,
-        custom_json(user),
-        user.status.as_str(),
-        "jml",
-        DbTime(user.created_at),
-        DbTime(user.updated_at),
-        db_time(user.archived_at),
-        scim_json(user),
-        folded_scim_json(&user.scim_attributes),
-    ];
-    let mut statement = conn.prepare_cached(INSERT_USER).map_err(|e| direct_failed(&e))?;
-    statement.query_row(params, |row| row.get(0)).map_err(|e| direct_failed(&e))
-}
-
-/// Appends an audit entry, whose changes `changes_json` gives, after the batch's cached head, or after the stored head when none is cached, and
-/// caches the new head. A trigger moves the stored head in the same statement (migration 7).
-fn append_audit(
-    conn: &rusqlite::Connection,
-    head: &mut Option<(i64, String)>,
-    entry: &AuditEntry,
-    changes_json: &str,
-) -> Result<(), StoreError> {
-    let (seq, prev_hash) = match head.take() {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => conn
-            .query_row(ADVANCE_AUDIT_HEAD, [], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))
-            .map_err(|e| direct_failed(&e))?,
-    };
-    let hash = entry.chain_hash_with_changes(seq, &prev_hash, changes_json);
-
-    let params = params![
-        seq,
-        DbTime(entry.created_at),
-        entry.actor_token_id,
-        entry.actor_name,
-        entry.action,
-        entry.target_type,
-        entry.target_id,
-        changes_json,
-        entry.request_id,
-        prev_hash,
-        hash,
-    ];
-    run(conn, INSERT_AUDIT, params)?;
-    *head = Some((seq, hash));
-    Ok(())
-}
-
-fn run(conn: &rusqlite::Connection, sql: &str, params: impl rusqlite::Params) -> Result<(), StoreError> {
-    let mut statement = conn.prepare_cached(sql).map_err(|e| direct_failed(&e))?;
-    statement.execute(params).map_err(|e| direct_failed(&e))?;
-    Ok(())
 }

@@ -6,6 +6,7 @@
 
 #[macro_use]
 mod dialect;
+mod direct;
 mod audit;
 mod checkpoint;
 mod error;
@@ -25,10 +26,12 @@ mod snapshots;
 mod sync_read;
 mod tokens;
 mod types;
+mod user_page;
 mod users;
 
 pub use audit::AuditQuery;
 pub use dialect::Backend;
+pub use direct::{CreateOutcome, NewUserRecord};
 pub use error::{StoreError, UniqueField};
 pub use export::{EXPORT_TABLES, ExportRecord};
 pub use groups::GroupQuery;
@@ -43,6 +46,7 @@ pub use review::ReviewUser;
 pub use scheduled::{ScheduledAction, ScheduledQuery};
 pub use snapshots::Snapshot;
 pub use tokens::TokenLookup;
+pub use user_page::{PageExtras, UserPage};
 pub use users::{Page, UserQuery, sort_value};
 pub use sqlx::Error as SqlxError;
 

@@ -62,6 +62,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_jml_plan_changes.sql"),
         postgres: include_str!("../migrations/postgres/0008_jml_plan_changes.sql"),
     },
+    Migration {
+        version: 9,
+        description: "partial index of deleted users, for fast counts",
+        sqlite: include_str!("../migrations/sqlite/0009_users_deleted_index.sql"),
+        postgres: include_str!("../migrations/postgres/0009_users_deleted_index.sql"),
+    },
 ];
 
 /// The migration that adds `users.scim_attributes_folded`, which Rust code then fills in the same transaction,

@@ -187,21 +187,7 @@ impl Conn {
             return Ok(grants);
         }
 
-        let mut buf = SqlBuf::new(
-            "SELECT ra.user_id, ra.role_type_id, rt.name AS role_type_name, ra.resource_type, ra.resource_id, ra.source, \
-             ra.source_ref, ra.approved_by, ra.reason, ra.expires_at, ra.granted_at \
-             FROM role_assignments ra JOIN role_types rt ON rt.id = ra.role_type_id \
-             WHERE ra.user_id IN (",
-        );
-        for (i, id) in user_ids.iter().enumerate() {
-            if i > 0 {
-                buf.push(", ");
-            }
-            buf.bind(Param::Int(*id));
-        }
-        buf.push(") ORDER BY ra.user_id, ra.role_type_id, ra.resource_type, ra.resource_id, ra.source, ra.source_ref");
-
-        let SqlBuf { sql, params } = buf;
+        let SqlBuf { sql, params } = assignments_of_users_sql(user_ids);
         let rows = with_conn!(self, |c| {
             bind_params!(sqlx::query_as::<_, UserAssignmentRow>(sqlx::AssertSqlSafe(sql)), &params).fetch_all(c).await?
         });
@@ -362,4 +348,46 @@ struct ExpiredRow {
     user_id: i64,
     #[sqlx(flatten)]
     assignment: AssignmentRow,
+}
+
+/// Builds the query of the grants of several users, in the order of [`Conn::user_assignments`].
+pub(crate) fn assignments_of_users_sql(user_ids: &[i64]) -> SqlBuf {
+    let mut buf = SqlBuf::new(
+        "SELECT ra.user_id, ra.role_type_id, rt.name AS role_type_name, ra.resource_type, ra.resource_id, ra.source, \
+         ra.source_ref, ra.approved_by, ra.reason, ra.expires_at, ra.granted_at \
+         FROM role_assignments ra JOIN role_types rt ON rt.id = ra.role_type_id \
+         WHERE ra.user_id IN (",
+    );
+    push_ids(&mut buf, user_ids);
+    buf.push(") ORDER BY ra.user_id, ra.role_type_id, ra.resource_type, ra.resource_id, ra.source, ra.source_ref");
+    buf
+}
+
+/// Binds ids as a comma-separated list, for `IN (...)`.
+pub(crate) fn push_ids(buf: &mut SqlBuf, ids: &[i64]) {
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            buf.push(", ");
+        }
+        buf.bind(Param::Int(*id));
+    }
+}
+
+impl AssignmentRow {
+    /// Reads a grant's columns of a row as the synchronous SQLite reader returns it; the columns are those of the
+    /// `FromRow` derive.
+    pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            role_type_id: row.get("role_type_id")?,
+            role_type_name: row.get("role_type_name")?,
+            resource_type: row.get("resource_type")?,
+            resource_id: row.get("resource_id")?,
+            source: row.get("source")?,
+            source_ref: row.get("source_ref")?,
+            approved_by: row.get("approved_by")?,
+            reason: row.get("reason")?,
+            expires_at: row.get("expires_at")?,
+            granted_at: row.get("granted_at")?,
+        })
+    }
 }

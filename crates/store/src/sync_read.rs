@@ -64,3 +64,26 @@ impl SyncReaders {
         Ok(conn)
     }
 }
+
+/// Prepares `sql`, a [`crate::types::SqlBuf`]'s text, and binds each `$n` placeholder to `params[n - 1]`. SQLite
+/// numbers placeholders in the order they first appear, which need not be their numbers' order, so each is bound
+/// by its name.
+pub(crate) fn prepare_numbered<'c>(
+    conn: &'c Connection,
+    sql: &str,
+    params: &[crate::types::Param],
+) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    for index in 1..=statement.parameter_count() {
+        let number = statement
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|digits| digits.parse::<usize>().ok());
+        let param = number.and_then(|n| n.checked_sub(1)).and_then(|n| params.get(n));
+        let Some(param) = param else {
+            return Err(rusqlite::Error::InvalidParameterName(format!("placeholder {index} of a built query")));
+        };
+        statement.raw_bind_parameter(index, param)?;
+    }
+    Ok(statement)
+}

@@ -114,3 +114,15 @@ impl SqlBuf {
         self
     }
 }
+
+impl rusqlite::types::ToSql for Param {
+    /// Binds as `bind_params!` binds for sqlx: dates as `YYYY-MM-DD` text and timestamps as [`DbTime`] text.
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Self::Int(value) => value.to_sql(),
+            Self::Text(value) => value.to_sql(),
+            Self::Date(value) => value.to_sql(),
+            Self::Time(value) => Ok(rusqlite::types::ToSqlOutput::from(value.canonical())),
+        }
+    }
+}

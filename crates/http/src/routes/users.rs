@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use roster_domain::filter::{CmpOp, Filter, FilterValue, Sort, SortKey, UserAttr};
 use roster_domain::{LifecycleState, Timestamp};
-use roster_service::{Page, UserListRequest, UserWithRoles};
+use roster_service::{Page, PageExtras, UserListRequest, UserWithRoles};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -154,7 +154,8 @@ fn list_request(params: &Params) -> Result<UserListRequest, ApiError> {
     };
     let with_total = first_page || params.bool("count")?.unwrap_or(false);
 
-    Ok(UserListRequest { filter: Filter::and(terms), sort, limit, page, with_total })
+    let extras = PageExtras { total: with_total, ..PageExtras::default() };
+    Ok(UserListRequest { filter: Filter::and(terms), sort, limit, page, extras })
 }
 
 /// Encodes a keyset cursor as `key:id:value`.

@@ -11,7 +11,7 @@ use axum::response::Response;
 use roster_domain::filter::{Filter, Sort};
 use roster_domain::GroupFilter;
 use roster_scim::{parse_filter, translate_user_filter};
-use roster_service::{Actor, GroupQuery, Page, UserListRequest};
+use roster_service::{Actor, GroupQuery, Page, UserList, UserListRequest};
 
 use crate::AppState;
 use crate::scim::cursor::PageCursors;
@@ -19,7 +19,7 @@ use crate::scim::error::ScimApiError;
 use crate::scim::extract::{ScimAuth, ScimJson};
 use crate::scim::group_document::{render_group, translate_group_filter};
 use crate::scim::list::ListRequest;
-use crate::scim::users::{VISIBLE_STATES, render_users};
+use crate::scim::users::{VISIBLE_STATES, page_extras, render_users};
 use crate::scim::{base_url, scim_response};
 
 /// The filters of one root search, one per resource type; `None` for a type the filter cannot apply to.
@@ -40,12 +40,13 @@ pub async fn search_all_types(
     let filters = translate_for_each_type(request.filter.as_deref())?;
     let base = base_url(&headers);
 
-    let (users, users_total) = search_users(&state, &actor, &request, filters.users).await?;
+    let users = search_users(&state, &actor, &request, filters.users).await?;
+    let users_total = users.total.unwrap_or(users.users.len() as i64);
     let groups_offset = request.offset().saturating_sub(u64::try_from(users_total).unwrap_or(0));
-    let groups_limit = request.count.saturating_sub(u32::try_from(users.len()).unwrap_or(u32::MAX));
+    let groups_limit = request.count.saturating_sub(u32::try_from(users.users.len()).unwrap_or(u32::MAX));
     let (groups, groups_total) = search_groups(&state, &actor, &request, filters.groups, groups_offset, groups_limit).await?;
 
-    let mut resources = render_users(&state, &actor, &users, &request, &base).await?;
+    let mut resources = render_users(&users, &request, &base);
     resources.extend(groups.iter().map(|found| render_group(found, request.projection.includes("members"), &base)));
     let total = users_total + groups_total;
     Ok(scim_response(StatusCode::OK, request.response(total, resources, PageCursors::default())))
@@ -87,18 +88,16 @@ async fn search_users(
     actor: &Actor,
     request: &ListRequest,
     filter: Option<Filter>,
-) -> Result<(Vec<roster_domain::User>, i64), ScimApiError> {
-    let Some(filter) = filter else { return Ok((Vec::new(), 0)) };
+) -> Result<UserList, ScimApiError> {
+    let Some(filter) = filter else { return Ok(UserList::default()) };
     let list_request = UserListRequest {
         filter: Filter::and(vec![Filter::StatusIn(VISIBLE_STATES.to_vec()), filter]),
         sort: Sort::default(),
         limit: request.count,
         page: Page::Offset(request.offset()),
-        with_total: true,
+        extras: page_extras(request),
     };
-    let list = state.roster.list_users(actor, list_request).await?;
-    let total = list.total.unwrap_or(list.users.len() as i64);
-    Ok((list.users, total))
+    Ok(state.roster.list_users(actor, list_request).await?)
 }
 
 async fn search_groups(

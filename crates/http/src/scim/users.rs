@@ -4,7 +4,6 @@
 //! re-enable them; deleted users are invisible. `active` drives the lifecycle: false archives, true restores an
 //! archived user with its snapshot's roles or activates a pending or suspended one.
 
-use std::collections::HashMap;
 use axum::extract::{OriginalUri, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,7 +11,7 @@ use roster_domain::filter::{Filter, FilterValue, Sort, SortDirection, SortKey};
 use roster_domain::{LifecycleState, Timestamp, User, UserPatch, UserRef};
 use roster_scim::schema::{CORE_USER, ENTERPRISE_USER};
 use roster_scim::{PatchOp, PatchOpKind, parse_user_filter, translate_user_sort_by};
-use roster_service::{Actor, Page, UserListRequest, UserWithRoles, sort_value};
+use roster_service::{Actor, Page, PageExtras, UserList, UserListRequest, UserWithRoles, sort_value};
 use serde_json::Value;
 
 use crate::AppState;
@@ -27,8 +26,7 @@ use crate::scim::user_document::{UserInput, insert_groups, read_user, render_use
 use crate::scim::{base_url, scim_response, with_etag};
 
 /// The states SCIM lists and finds: every state but deleted.
-pub(crate) const VISIBLE_STATES: [LifecycleState; 4] =
-    [LifecycleState::Pending, LifecycleState::Active, LifecycleState::Suspended, LifecycleState::Archived];
+pub(crate) const VISIBLE_STATES: [LifecycleState; 4] = LifecycleState::LIVE;
 
 /// Creates a user. `active: false` in the body archives it right after creation.
 pub async fn create_user(
@@ -51,8 +49,10 @@ pub async fn create_user(
         created
     };
 
+    // A user just created belongs to no group, so its document needs no look-up of groups.
     let base = base_url(&headers);
-    let mut response = user_response(&state, &actor, StatusCode::CREATED, &found, &base, &projection).await?;
+    let document = render_user(&found.user, Some(&found.roles), &base);
+    let mut response = with_etag(scim_response(StatusCode::CREATED, projection.apply(document)), found.user.version);
     if let Ok(location) = HeaderValue::from_str(&format!("{base}/Users/{}", found.user.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -136,7 +136,7 @@ async fn list_page(state: &AppState, actor: &Actor, request: &ListRequest, base:
         sort,
         limit: request.rows_to_read(),
         page,
-        with_total: true,
+        extras: page_extras(request),
     };
 
     let mut list = state.roster.list_users(actor, list_request).await?;
@@ -144,37 +144,31 @@ async fn list_page(state: &AppState, actor: &Actor, request: &ListRequest, base:
     let cursors = page_cursors(request, requested.as_ref(), &mut list.users, |user, backward| {
         user_cursor(user, sort, backward).encode()
     });
-    let resources = render_users(state, actor, &list.users, request, base).await?;
+    let resources = render_users(&list, request, base);
     let total = list.total.unwrap_or(resources.len() as i64);
     Ok(scim_response(StatusCode::OK, request.response(total, resources, cursors)))
 }
 
-/// Renders a page of users, loading the roles and groups of the whole page in one query each.
-pub(crate) async fn render_users(
-    state: &AppState,
-    actor: &Actor,
-    users: &[User],
-    request: &ListRequest,
-    base: &str,
-) -> Result<Vec<Value>, ScimApiError> {
-    let ids: Vec<i64> = users.iter().map(|user| user.id).collect();
-    let with_roles = request.projection.includes("roles");
-    let roles = if with_roles { state.roster.roles_of_users(actor, &ids).await? } else { HashMap::new() };
-    let groups =
-        if request.projection.includes("groups") { state.roster.groups_of_users(actor, &ids).await? } else { HashMap::new() };
+/// Returns the extras a list of users reads beside them: the total, and the roles and groups when the response
+/// shows them.
+pub(crate) fn page_extras(request: &ListRequest) -> PageExtras {
+    PageExtras { total: true, grants: request.projection.includes("roles"), groups: request.projection.includes("groups") }
+}
 
-    let resources = users
+/// Renders a page of users with the roles and groups the list read for the whole page.
+pub(crate) fn render_users(list: &UserList, request: &ListRequest, base: &str) -> Vec<Value> {
+    let with_roles = request.projection.includes("roles");
+    list.users
         .iter()
         .map(|user| {
-            let user_roles = with_roles.then(|| roles.get(&user.id).map_or(&[][..], Vec::as_slice));
+            let user_roles = with_roles.then(|| list.roles.get(&user.id).map_or(&[][..], Vec::as_slice));
             let mut document = render_user(user, user_roles, base);
-            if let Some(user_groups) = groups.get(&user.id) {
+            if let Some(user_groups) = list.groups.get(&user.id) {
                 insert_groups(&mut document, user_groups, base);
             }
             document
         })
-        .collect();
-    Ok(resources)
+        .collect()
 }
 
 /// Reads a user list cursor into the keyset page after the user it names, or before it for a `previousCursor`.

@@ -2,7 +2,11 @@
 //! pooled connection's queries return, and see every committed change at once.
 
 use crate::common::{at, insert_user, user};
-use roster_domain::{LifecycleState, NewTokenSpec, RoleAssignment, RoleKey, RoleSource, RoleType, Scope, Scopes, User};
+use roster_domain::filter::{CmpOp, Filter, FilterValue, Sort, SortDirection, SortKey, UserAttr};
+use roster_domain::{
+    Group, LifecycleState, NewTokenSpec, RoleAssignment, RoleKey, RoleSource, RoleType, Scope, Scopes, User,
+};
+use roster_store::{Page, PageExtras, Store, UserPage, UserQuery};
 use std::collections::BTreeMap;
 
 /// Builds a user with every column set, so a column that the two readers decode differently shows up.
@@ -132,4 +136,96 @@ store_test!(token_lookup_sees_revocation_at_once, |db| {
         "the revocation should be read on the next lookup, with nothing cached"
     );
     assert!(db.store.token_by_hash("hash-other").await?.is_none(), "an unknown hash should find nothing");
+});
+
+/// Reads a page as the pooled connection's queries do, one query at a time.
+async fn pooled_page(store: &Store, query: &UserQuery) -> anyhow::Result<UserPage> {
+    let mut conn = store.read().await?;
+    let users = conn.list_users(query).await?;
+    let total = Some(conn.count_users(&query.filter).await?);
+    let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+    let grants = conn.assignments_of_users(&ids).await?;
+    let groups = conn.groups_of_users(&ids).await?;
+    Ok(UserPage { users, total, grants, groups })
+}
+
+fn assert_same_page(page: &UserPage, pooled: &UserPage, case: &str) {
+    assert_eq!(page.users, pooled.users, "{case}: the users should equal the pooled list's, in its order");
+    assert_eq!(page.total, pooled.total, "{case}: the total should equal the pooled count");
+    assert_eq!(page.grants, pooled.grants, "{case}: the grants should equal the pooled query's");
+    assert_eq!(page.groups, pooled.groups, "{case}: the groups should equal the pooled query's");
+}
+
+store_test!(user_page_matches_pooled_queries, |db| {
+    let global = role_type(&db.store, "Page Reader", None).await?;
+    let scoped = role_type(&db.store, "Page Scoped", Some("workspace")).await?;
+    let ada = insert_user(&db.store, &full_user()).await?;
+    let mut people = vec![ada.clone()];
+    for (name, status) in [
+        ("brook", LifecycleState::Active),
+        ("casey", LifecycleState::Archived),
+        ("devon", LifecycleState::Pending),
+        ("ellis", LifecycleState::Deleted),
+        ("frank", LifecycleState::Suspended),
+    ] {
+        let start_date = time::Date::from_calendar_date(2026, time::Month::March, 2).ok();
+        people.push(insert_user(&db.store, &User { status, start_date, ..user(name) }).await?);
+    }
+    let group = Group {
+        id: 0,
+        display_name: "Page Group".into(),
+        external_id: None,
+        scim_attributes: serde_json::Map::new(),
+        version: 1,
+        created_at: at("2026-01-02T00:00:00Z"),
+        updated_at: at("2026-01-02T00:00:00Z"),
+    };
+    let mut tx = db.store.begin().await?;
+    for grant in grants(&global, &scoped) {
+        tx.insert_assignment(ada.id, &grant).await?;
+    }
+    let group_id = tx.insert_group(&group).await?;
+    tx.add_group_member(group_id, ada.id, at("2026-01-03T00:00:00Z")).await?;
+    tx.add_group_member(group_id, people[1].id, at("2026-01-03T00:00:00Z")).await?;
+    tx.commit().await?;
+    let everything = PageExtras { total: true, grants: true, groups: true };
+    let by_id = Sort { key: SortKey::Id, direction: SortDirection::Asc };
+
+    let live = UserQuery { filter: Filter::StatusIn(LifecycleState::LIVE.to_vec()), sort: by_id, limit: 100, page: Page::Offset(0) };
+    let page = db.store.user_page(&live, everything).await?;
+    assert_same_page(&page, &pooled_page(&db.store, &live).await?, "every live user");
+    assert_eq!(page.total, Some(5), "the count should leave out only the deleted user");
+    assert_eq!(page.users.len(), 5, "the page should hold the five users that are not deleted");
+    assert_eq!(page.grants.get(&ada.id).map(Vec::len), Some(2), "ada's two grants should be read");
+    assert_eq!(page.groups.get(&ada.id), Some(&vec![(group_id, "Page Group".to_string())]), "ada's group");
+
+    // A date, a text and ids bound on the synchronous reader as the pool binds them.
+    let started = Filter::Cmp {
+        attr: UserAttr::StartDate,
+        op: CmpOp::Ge,
+        value: FilterValue::Date(time::Date::from_calendar_date(2026, time::Month::March, 1)?),
+        case_exact: false,
+    };
+    let by_name = Sort { key: SortKey::UserName, direction: SortDirection::Desc };
+    let after = UserQuery {
+        filter: started,
+        sort: by_name,
+        limit: 2,
+        page: Page::After { value: Some(FilterValue::Text("frank".into())), id: people[5].id },
+    };
+    let page = db.store.user_page(&after, everything).await?;
+    assert_same_page(&page, &pooled_page(&db.store, &after).await?, "a keyset page after frank");
+    let names: Vec<&str> = page.users.iter().map(|u| u.user_name.as_str()).collect();
+    assert_eq!(names, ["devon", "casey"], "the page after frank, by user name descending");
+
+    let before = UserQuery { page: Page::Before { value: Some(FilterValue::Text("casey".into())), id: people[2].id }, ..after };
+    let page = db.store.user_page(&before, everything).await?;
+    assert_same_page(&page, &pooled_page(&db.store, &before).await?, "a keyset page before casey");
+    let names: Vec<&str> = page.users.iter().map(|u| u.user_name.as_str()).collect();
+    assert_eq!(names, ["frank", "devon"], "the page before casey, in the sort order");
+
+    let bare = db.store.user_page(&live, PageExtras::default()).await?;
+    assert_eq!(bare.total, None, "no total was asked for");
+    assert!(bare.grants.is_empty(), "no grants were asked for");
+    assert!(bare.groups.is_empty(), "no groups were asked for");
 });

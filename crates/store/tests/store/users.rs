@@ -237,3 +237,69 @@ store_test!(timestamps_keep_microseconds, |db| {
         assert_eq!(times, Some(expected), "timestamps {created}, {updated} and {archived} should read back unchanged");
     }
 });
+
+fn create_entry(now: roster_domain::Timestamp) -> roster_domain::AuditEntry {
+    let mut changes = roster_domain::Changes::new();
+    changes.insert(
+        "user_name".into(),
+        roster_domain::Change { before: serde_json::Value::Null, after: serde_json::json!("created") },
+    );
+    roster_domain::AuditEntry {
+        created_at: now,
+        actor_token_id: None,
+        actor_name: "admin".into(),
+        action: "user.create".into(),
+        target_type: "user".into(),
+        target_id: None,
+        changes,
+        request_id: Some("req-create".into()),
+    }
+}
+
+store_test!(user_created_in_one_call, |db| {
+    let now = at("2026-12-05T10:00:00Z");
+    let manager = insert_user(&db.store, &user("boss")).await?;
+    let mut tx = db.store.begin().await?;
+    tx.append_audit(&create_entry(now)).await?;
+    tx.commit().await?;
+    let audit = create_entry(now).prepare();
+    let person = User { manager_id: Some(manager.id), ..full_user() };
+    let record = roster_store::NewUserRecord { user: &person, origin: "api", audit: &audit };
+
+    let mut tx = db.store.begin_direct().await?;
+    let created = tx.create_user(&record).await?;
+    tx.commit().await?;
+    // A second write transaction in the same batch appends after the new user's entry.
+    let mut tx = db.store.begin().await?;
+    tx.append_audit(&create_entry(now)).await?;
+    tx.commit().await?;
+
+    let roster_store::CreateOutcome::Created(id) = created else { anyhow::bail!("the user was not created: {created:?}") };
+    let mut conn = db.store.read().await?;
+    let stored = conn.user_by_id(id).await?.ok_or_else(|| anyhow::anyhow!("the created user was not found"))?;
+    assert_eq!(stored, User { id, ..person.clone() }, "the user should be stored with every attribute as given");
+    let chain = conn.audit_range(0, 10).await?;
+    assert_eq!(chain.len(), 3, "the create's entry sits between the two others");
+    assert_eq!(chain[1].entry.target_id.as_deref(), Some(id.to_string().as_str()), "the audit entry names the new user");
+    assert_eq!(chain[1].entry.changes, create_entry(now).changes, "the prepared changes are stored");
+    for pair in chain.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "each entry links to the one before it");
+    }
+    drop(conn);
+
+    let same_email = User { user_name: "someone.else".into(), unique_id: None, ..person.clone() };
+    let mut tx = db.store.begin_direct().await?;
+    let error = tx.create_user(&roster_store::NewUserRecord { user: &same_email, ..record }).await;
+    assert!(matches!(error, Err(StoreError::Unique(UniqueField::Email))), "a taken email should be reported: {error:?}");
+    drop(tx);
+
+    let orphan = User { manager_id: Some(id + 1000), email: Some("orphan@example.com".into()), ..user("orphan") };
+    let mut tx = db.store.begin_direct().await?;
+    let outcome = tx.create_user(&roster_store::NewUserRecord { user: &orphan, ..record }).await?;
+    assert_eq!(outcome, roster_store::CreateOutcome::ManagerMissing, "an unknown manager writes nothing");
+    drop(tx);
+    let mut conn = db.store.read().await?;
+    assert_eq!(conn.user_by_email("orphan@example.com").await?, None, "no user is left behind");
+    assert_eq!(conn.count_users(&roster_domain::filter::Filter::All).await?, 2, "only the manager and the created user exist");
+    assert_eq!(conn.audit_range(0, 10).await?.len(), 3, "nor an audit entry");
+});
