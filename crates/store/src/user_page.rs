@@ -80,6 +80,12 @@ fn read_page(
     conn.execute_batch("BEGIN")?;
     let read = read_page_queries(conn, list, count, extras);
     let ended = conn.execute_batch("COMMIT");
+
+    // The connection goes back to the idle readers, and one left inside this transaction would keep reading its
+    // snapshot.
+    if ended.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
     let rows = read?;
     ended?;
     Ok(rows)
