@@ -39,9 +39,9 @@ pub struct UserListRequest {
 pub struct UserList {
     pub users: Vec<User>,
     pub total: Option<i64>,
-    /// The roles of each user that has any, when the request asked for them.
+    /// The roles of each user that has any, when requested.
     pub roles: HashMap<i64, Vec<RoleAssignment>>,
-    /// (group id, display name) of each user in any group, in group id order, when the request asked for them.
+    /// (group id, display name) of each user in any group, in group id order, when requested.
     pub groups: HashMap<i64, Vec<(i64, String)>>,
 }
 

@@ -31,7 +31,7 @@ pub(crate) const WRITER_AUTOCHECKPOINT_PAGES: &str = "16384";
 /// with 4 KiB pages.
 pub(crate) const RESTART_FRAMES: i64 = 4096;
 
-/// When the task checkpoints.
+/// The schedule of the task's checkpoints.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Schedule {
     pub(crate) interval: Duration,
@@ -96,7 +96,7 @@ async fn checkpoint(conn: &mut SqliteConnection, writer: &SqliteWriter, path: &P
     // leaves it only the pages it copies itself.
     flush_database_file(path).await;
     match writer.checkpoint_between_batches().await {
-        // A reader that still reads an older snapshot keeps the last frames; the next interval tries again.
+        // A reader that still reads an older snapshot keeps the last frames, so the next interval tries again.
         Ok((frames, copied)) if copied < frames => {
             tracing::debug!(frames, copied, "a reader kept the SQLite WAL from starting again");
         }

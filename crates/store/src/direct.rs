@@ -20,7 +20,7 @@ pub struct NewUserRecord<'a> {
     pub user: &'a User,
     /// The door that created the user (`api`, `scim`, ...), stored as its origin.
     pub origin: &'a str,
-    /// The create's audit entry, prepared before the transaction; the store sets its target to the new user's id.
+    /// The create's audit entry, prepared before the transaction. The store sets its target to the new user's id.
     pub audit: &'a PreparedEntry,
 }
 
@@ -62,8 +62,9 @@ fn create_on_handle(
     record: &NewUserRecord<'_>,
 ) -> Result<CreateOutcome, StoreError> {
     if let Some(manager_id) = record.user.manager_id {
-        let exists: i64 = conn.prepare_cached(USER_EXISTS).and_then(|mut s| s.query_row([manager_id], |row| row.get(0))).map_err(|e| direct_failed(&e))?;
-        if exists == 0 {
+        let mut statement = conn.prepare_cached(USER_EXISTS).map_err(|e| direct_failed(&e))?;
+        let count: i64 = statement.query_row([manager_id], |row| row.get(0)).map_err(|e| direct_failed(&e))?;
+        if count == 0 {
             return Ok(CreateOutcome::ManagerMissing);
         }
     }

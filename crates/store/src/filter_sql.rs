@@ -119,12 +119,7 @@ pub(crate) fn push_filter(buf: &mut SqlBuf, filter: &Filter, backend: Backend) {
                 return;
             }
             buf.push("status IN (");
-            for (i, state) in states.iter().enumerate() {
-                if i > 0 {
-                    buf.push(", ");
-                }
-                buf.bind(Param::Text(state.as_str().to_string()));
-            }
+            buf.bind_list(states.iter().map(|state| Param::Text(state.as_str().to_string())));
             buf.push(")");
         }
         Filter::Cmp { attr, op, value, case_exact } => {

@@ -380,7 +380,7 @@ pub(crate) fn groups_of_users_sql(user_ids: &[i64]) -> SqlBuf {
         "SELECT gm.user_id, g.id, g.display_name FROM group_members gm JOIN groups g ON g.id = gm.group_id \
          WHERE gm.user_id IN (",
     );
-    crate::roles::push_ids(&mut buf, user_ids);
+    buf.bind_list(user_ids.iter().map(|id| Param::Int(*id)));
     buf.push(") ORDER BY gm.user_id, g.id");
     buf
 }

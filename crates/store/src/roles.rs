@@ -358,23 +358,13 @@ pub(crate) fn assignments_of_users_sql(user_ids: &[i64]) -> SqlBuf {
          FROM role_assignments ra JOIN role_types rt ON rt.id = ra.role_type_id \
          WHERE ra.user_id IN (",
     );
-    push_ids(&mut buf, user_ids);
+    buf.bind_list(user_ids.iter().map(|id| Param::Int(*id)));
     buf.push(") ORDER BY ra.user_id, ra.role_type_id, ra.resource_type, ra.resource_id, ra.source, ra.source_ref");
     buf
 }
 
-/// Binds ids as a comma-separated list, for `IN (...)`.
-pub(crate) fn push_ids(buf: &mut SqlBuf, ids: &[i64]) {
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            buf.push(", ");
-        }
-        buf.bind(Param::Int(*id));
-    }
-}
-
 impl AssignmentRow {
-    /// Reads a grant's columns of a row as the synchronous SQLite reader returns it; the columns are those of the
+    /// Reads a grant's columns of a row as the synchronous SQLite reader returns it. The columns are those of the
     /// `FromRow` derive.
     pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {

@@ -81,7 +81,10 @@ pub(crate) fn prepare_numbered<'c>(
             .and_then(|digits| digits.parse::<usize>().ok());
         let param = number.and_then(|n| n.checked_sub(1)).and_then(|n| params.get(n));
         let Some(param) = param else {
-            return Err(rusqlite::Error::InvalidParameterName(format!("placeholder {index} of a built query")));
+            return Err(rusqlite::Error::InvalidParameterName(format!(
+                "placeholder {index} of a built query has no value among its {} parameters",
+                params.len()
+            )));
         };
         statement.raw_bind_parameter(index, param)?;
     }

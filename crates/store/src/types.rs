@@ -113,6 +113,17 @@ impl SqlBuf {
         self.sql.push_str(&self.params.len().to_string());
         self
     }
+
+    /// Appends comma-separated placeholders for `params`, as an `IN (...)` list needs, and records their values.
+    pub fn bind_list(&mut self, params: impl IntoIterator<Item = Param>) -> &mut Self {
+        for (i, param) in params.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(param);
+        }
+        self
+    }
 }
 
 impl rusqlite::types::ToSql for Param {

@@ -24,7 +24,7 @@ pub struct PageExtras {
     pub groups: bool,
 }
 
-/// One page of users, with the extras asked for. Users without grants or groups have no entry in those maps.
+/// One page of users, with the requested extras. Users without grants or groups have no entry in those maps.
 #[derive(Debug, Clone, Default)]
 pub struct UserPage {
     pub users: Vec<User>,
@@ -43,7 +43,7 @@ struct PageRows {
 }
 
 impl Store {
-    /// Reads one page of users that are not deleted, with the extras asked for.
+    /// Reads one page of users that are not deleted, with the requested extras.
     pub async fn user_page(&self, query: &UserQuery, extras: PageExtras) -> Result<UserPage, StoreError> {
         let (list, backward) = list_sql(query, self.backend());
         let count = extras.total.then(|| count_sql(&query.filter, self.backend()));
@@ -127,7 +127,8 @@ fn read_page_queries(
     Ok(PageRows { users, total, grants, groups })
 }
 
-/// Turns the rows into domain values; `backward` puts the users of a page read backwards in the sort order.
+/// Turns the rows into domain values. With `backward`, the users of a page read backwards are put back in the sort
+/// order.
 fn into_page(rows: PageRows, backward: bool) -> Result<UserPage, StoreError> {
     let mut users = rows.users.into_iter().map(UserRow::into_user).collect::<Result<Vec<_>, _>>()?;
     if backward {

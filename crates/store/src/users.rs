@@ -597,7 +597,7 @@ pub(crate) fn list_sql(query: &UserQuery, backend: Backend) -> (SqlBuf, bool) {
 
 /// Builds the count of the users that are not deleted and match `filter`.
 pub(crate) fn count_sql(filter: &Filter, backend: Backend) -> SqlBuf {
-    // With a condition, SQLite visits every row or index entry that may match; without one it counts each page of
+    // With a condition, SQLite visits every row or index entry that may match. Without one, it counts each page of
     // the smallest index at once. A count of every user that is not deleted, which a SCIM page without a filter
     // requests, therefore subtracts the deleted users, whose partial index contains only them. On 10,000 users
     // that took 0.05 ms instead of 0.7 ms.

@@ -199,7 +199,8 @@ store_test!(user_page_matches_pooled_queries, |db| {
     assert_eq!(page.grants.get(&ada.id).map(Vec::len), Some(2), "ada's two grants should be read");
     assert_eq!(page.groups.get(&ada.id), Some(&vec![(group_id, "Page Group".to_string())]), "ada's group");
 
-    // A date, a text and ids bound on the synchronous reader as the pool binds them.
+    // The filter binds a date, and the keyset page a text and an id: the synchronous reader binds them as the pool
+    // does.
     let started = Filter::Cmp {
         attr: UserAttr::StartDate,
         op: CmpOp::Ge,
