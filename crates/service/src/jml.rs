@@ -792,17 +792,14 @@ impl Roster {
         add_plan_fields(&mut changes, record.id, None);
         let audit = self.audit_entry(actor, "user.create", "user", None, changes).prepare();
 
-        let joiner = NewJoiner { user: &user, source: &record.source, grants: &grants, audit: &audit, plan_id: record.id, run_id, at: now };
+        let joiner = NewJoiner { user, source: record.source.clone(), grants, audit, plan_id: record.id, run_id, at: now };
 
-        let mut conn = self.store.begin_direct().await?;
-        match conn.create_joiner(&joiner).await? {
-            JoinerOutcome::Created(_) => {}
-            JoinerOutcome::KeyTaken => return Ok(Outcome::Stale),
-            // Another run of this plan applied the person first; dropping the transaction undoes this attempt.
-            JoinerOutcome::AlreadyApplied => return Ok(Outcome::AlreadyApplied),
+        match self.store.create_joiner(joiner).await? {
+            JoinerOutcome::Created(_) => Ok(Outcome::Applied),
+            JoinerOutcome::KeyTaken => Ok(Outcome::Stale),
+            // Another run of this plan applied the person first; the store undid this attempt.
+            JoinerOutcome::AlreadyApplied => Ok(Outcome::AlreadyApplied),
         }
-        conn.commit().await?;
-        Ok(Outcome::Applied)
     }
 
     /// Prepares a joiner's user before the write transaction when its manager can be read off the writer (on

@@ -112,19 +112,17 @@ impl Roster {
         Ok(UserWithRoles { user, roles: self.user_roles_view(assignments) })
     }
 
-    /// Creates a user that has no roles in one store call, which on SQLite is one hand-off to the writer instead
-    /// of one per statement. Its audit entry is prepared before the transaction begins.
-    async fn create_user_without_roles(&self, actor: &Actor, new: &NewUser, mut user: User) -> Result<UserWithRoles> {
+    /// Creates a user that has no roles in one store call, which on SQLite joins a batch of such writes instead of
+    /// costing a hand-off to the writer per statement. Its audit entry is prepared before the write.
+    async fn create_user_without_roles(&self, actor: &Actor, new: &NewUser, user: User) -> Result<UserWithRoles> {
         let changes = diff(&serde_json::Map::new(), &user.attributes_json());
         let audit = self.audit_entry(actor, "user.create", "user", None, changes).prepare();
 
-        let mut conn = self.store.begin_direct().await?;
-        let record = NewUserRecord { user: &user, origin: "api", audit: &audit };
-        let outcome = conn.create_user(&record).await.map_err(|e| taken_on_create(e, new))?;
+        let record = NewUserRecord { user, origin: "api", audit };
+        let (outcome, mut user) = self.store.create_user(record).await.map_err(|e| taken_on_create(e, new))?;
         let CreateOutcome::Created(id) = outcome else {
             return Err(missing_manager(new.manager_id.unwrap_or_default()));
         };
-        conn.commit().await?;
 
         user.id = id;
         tracing::info!(user_id = user.id, roles = 0, "created user");

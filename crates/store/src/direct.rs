@@ -2,26 +2,27 @@
 //!
 //! On SQLite each statement through sqlx is a round trip to the writer connection's worker thread, and those
 //! hand-offs, not SQLite, bounded how many users per second the server could create. A one-step write runs its
-//! statements through rusqlite on the writer's own handle (`WriteTx::run_direct`), so the whole write costs one
-//! hand-off. On PostgreSQL it runs the usual `Conn` methods. Both paths run the same SQL texts.
+//! statements through rusqlite on the writer's own handle, batched with other one-step writes
+//! (`SqliteWriter::write_direct`), so a batch costs one hand-off. On PostgreSQL it runs the usual `Conn` methods
+//! in a transaction of its own. Both paths run the same SQL texts.
 
 use roster_domain::{AuditEntry, PreparedEntry, User};
 use rusqlite::params;
 
 use crate::audit::{ADVANCE_AUDIT_HEAD, INSERT_AUDIT};
-use crate::group_commit::direct_failed;
+use crate::group_commit::{AuditHead, direct_failed};
 use crate::types::{DbTime, db_time};
 use crate::users::{INSERT_USER, USER_EXISTS, custom_json, fold_opt, fold_or_empty, folded_scim_json, scim_json};
-use crate::{Conn, StoreError};
+use crate::{Conn, Pools, Store, StoreError};
 
 /// A user to create with its audit entry, and no grants.
-#[derive(Debug, Clone, Copy)]
-pub struct NewUserRecord<'a> {
-    pub user: &'a User,
+#[derive(Debug, Clone)]
+pub struct NewUserRecord {
+    pub user: User,
     /// The door that created the user (`api`, `scim`, ...), stored as its origin.
-    pub origin: &'a str,
-    /// The create's audit entry, prepared before the transaction. The store sets its target to the new user's id.
-    pub audit: &'a PreparedEntry,
+    pub origin: &'static str,
+    /// The create's audit entry, prepared before the write. The store sets its target to the new user's id.
+    pub audit: PreparedEntry,
 }
 
 /// The outcome of [`Conn::create_user`].
@@ -33,34 +34,48 @@ pub enum CreateOutcome {
     ManagerMissing,
 }
 
-impl Conn {
-    /// Creates a user and appends its audit entry, inside this transaction, after checking that its manager
-    /// exists. A taken unique key fails with [`StoreError::Unique`]. On SQLite a created user's writes join the
-    /// batch at once, so the caller commits after [`CreateOutcome::Created`] and drops the transaction otherwise.
-    pub async fn create_user(&mut self, record: &NewUserRecord<'_>) -> Result<CreateOutcome, StoreError> {
-        if let Conn::SqliteWrite(tx) = self {
-            let created = |outcome: &CreateOutcome| matches!(outcome, CreateOutcome::Created(_));
-            return tx.run_direct(|conn, head| create_on_handle(conn, head, record), created).await;
+impl Store {
+    /// Creates a user, after checking that its manager exists, and appends its audit entry, in a write of its own
+    /// that has committed when this returns. A taken unique key fails with [`StoreError::Unique`]. Returns the
+    /// record's user with the outcome.
+    pub async fn create_user(&self, record: NewUserRecord) -> Result<(CreateOutcome, User), StoreError> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                let create = move |conn: &rusqlite::Connection, head: &mut AuditHead| {
+                    create_on_handle(conn, head, &record).map(|outcome| (outcome, record.user))
+                };
+                let created = |(outcome, _): &(CreateOutcome, User)| matches!(outcome, CreateOutcome::Created(_));
+                write.write_direct(create, created).await
+            }
+            Pools::Postgres(_) => {
+                let mut tx = self.begin().await?;
+                let outcome = tx.create_user(&record).await?;
+                if matches!(outcome, CreateOutcome::Created(_)) {
+                    tx.commit().await?;
+                }
+                Ok((outcome, record.user))
+            }
         }
+    }
+}
 
+impl Conn {
+    /// Runs [`Store::create_user`]'s statements through the `Conn` methods, inside this transaction.
+    async fn create_user(&mut self, record: &NewUserRecord) -> Result<CreateOutcome, StoreError> {
         if let Some(manager_id) = record.user.manager_id
             && !self.user_exists(manager_id).await?
         {
             return Ok(CreateOutcome::ManagerMissing);
         }
-        let id = self.insert_user(record.user, record.origin).await?;
+        let id = self.insert_user(&record.user, record.origin).await?;
         self.append_audit(&AuditEntry { target_id: Some(id.to_string()), ..record.audit.entry.clone() }).await?;
         Ok(CreateOutcome::Created(id))
     }
 }
 
-/// Runs [`Conn::create_user`]'s statements on the SQLite writer's handle, binding what the `Conn` methods of the
+/// Runs [`Store::create_user`]'s statements on the SQLite writer's handle, binding what the `Conn` methods of the
 /// other path bind.
-fn create_on_handle(
-    conn: &rusqlite::Connection,
-    head: &mut Option<(i64, String)>,
-    record: &NewUserRecord<'_>,
-) -> Result<CreateOutcome, StoreError> {
+fn create_on_handle(conn: &rusqlite::Connection, head: &mut AuditHead, record: &NewUserRecord) -> Result<CreateOutcome, StoreError> {
     if let Some(manager_id) = record.user.manager_id {
         let mut statement = conn.prepare_cached(USER_EXISTS).map_err(|e| direct_failed(&e))?;
         let count: i64 = statement.query_row([manager_id], |row| row.get(0)).map_err(|e| direct_failed(&e))?;
@@ -69,8 +84,8 @@ fn create_on_handle(
         }
     }
 
-    let id = insert_user(conn, record.user, record.origin)?;
-    append_audit(conn, head, record.audit, id)?;
+    let id = insert_user(conn, &record.user, record.origin)?;
+    append_audit(conn, head, &record.audit, id)?;
     Ok(CreateOutcome::Created(id))
 }
 
@@ -114,7 +129,7 @@ pub(crate) fn insert_user(conn: &rusqlite::Connection, user: &User, origin: &str
 /// (migration 7).
 pub(crate) fn append_audit(
     conn: &rusqlite::Connection,
-    head: &mut Option<(i64, String)>,
+    head: &mut AuditHead,
     prepared: &PreparedEntry,
     target_id: i64,
 ) -> Result<(), StoreError> {

@@ -6,17 +6,31 @@
 //! `commit` returns only after the batch's `COMMIT` succeeded, so nothing is acknowledged before it is durable.
 //! Consecutive rows share B-tree pages, so a batch writes each page to the WAL once instead of once per
 //! transaction, which is where single-row commits spend their time.
+//!
+//! A write of one step ([`SqliteWriter::write_direct`]) does not hold the connection itself. It queues a closure,
+//! and one combining task runs every queued closure in its own savepoint on the connection's SQLite handle, then
+//! commits them together. The batch then costs one hand-off to the connection's worker thread, where a write
+//! transaction costs several: under load those hand-offs, not SQLite, bounded how many users per second the
+//! server could create.
 
 use sqlx::{Executor, SqliteConnection};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 
 use crate::error::StoreError;
 
+mod combine;
+
+/// Statements the rusqlite view of the writer's handle keeps prepared: those of every one-step write, with room.
+const DIRECT_STATEMENT_CACHE: usize = 64;
+
 /// Maximum transactions in one batch, so that a long queue still commits regularly.
 const MAX_BATCH: usize = 64;
+
+/// The audit chain's head (seq, hash), as the open batch last moved it.
+pub(crate) type AuditHead = Option<(i64, String)>;
 
 /// The writer connection and the state of the batch that is open on it.
 struct WriterState {
@@ -38,7 +52,7 @@ struct WriterState {
     /// every other writer out, so while the batch is open this equals the `audit_head` row and an append can skip
     /// reading it: one round trip fewer to the connection thread per audited write. Cleared whenever the batch
     /// ends or a savepoint rolls back, since the row may then differ.
-    audit_head: Option<(i64, String)>,
+    audit_head: AuditHead,
 }
 
 /// The SQLite writer: one connection shared by batches of write transactions.
@@ -47,7 +61,11 @@ pub(crate) struct SqliteWriter {
     state: Arc<Mutex<WriterState>>,
     /// Write transactions waiting for the lock.
     queued: Arc<AtomicUsize>,
+    /// One-step writes waiting for the combining task.
+    direct: Arc<std::sync::Mutex<combine::DirectQueue>>,
     acquire_timeout: Duration,
+    /// The connection's busy timeout, which a combined batch turns off while it tries to begin.
+    busy_timeout: Duration,
 }
 
 impl std::fmt::Debug for SqliteWriter {
@@ -66,7 +84,7 @@ impl Drop for QueuedGuard {
 }
 
 impl SqliteWriter {
-    pub(crate) fn new(conn: SqliteConnection, acquire_timeout: Duration) -> Self {
+    pub(crate) fn new(conn: SqliteConnection, acquire_timeout: Duration, busy_timeout: Duration) -> Self {
         let state = WriterState {
             direct: None,
             conn: Some(conn),
@@ -77,7 +95,13 @@ impl SqliteWriter {
             closed: false,
             audit_head: None,
         };
-        Self { state: Arc::new(Mutex::new(state)), queued: Arc::new(AtomicUsize::new(0)), acquire_timeout }
+        Self {
+            state: Arc::new(Mutex::new(state)),
+            queued: Arc::new(AtomicUsize::new(0)),
+            direct: Arc::default(),
+            acquire_timeout,
+            busy_timeout,
+        }
     }
 
     /// Begins a write transaction: a savepoint inside the open batch, or inside a new `BEGIN IMMEDIATE`.
@@ -86,17 +110,25 @@ impl SqliteWriter {
         // disconnects), and that must not lose the connection or leave the batch half-begun. If the caller is
         // gone, the task's result is dropped, which rolls the new savepoint back.
         let writer = self.clone();
-        tokio::spawn(async move { writer.begin_in_task(Savepoint::Open).await }).await.map_err(task_failed)?
+        tokio::spawn(async move { writer.begin_in_task().await }).await.map_err(task_failed)?
     }
 
-    /// Begins a write transaction whose savepoint [`WriteTx::run_direct`] starts, together with its writes, so
-    /// that a transaction of one direct call costs one hand-off to the connection's worker thread.
-    pub(crate) async fn begin_direct(&self) -> Result<WriteTx, StoreError> {
-        let writer = self.clone();
-        tokio::spawn(async move { writer.begin_in_task(Savepoint::Deferred).await }).await.map_err(task_failed)?
+    async fn begin_in_task(&self) -> Result<WriteTx, StoreError> {
+        let (mut guard, mut conn) = self.lock_connection().await?;
+
+        let started = start_savepoint(&mut guard, &mut conn).await;
+        match started {
+            Ok(()) => Ok(WriteTx { guard: Some(guard), conn: Some(conn), writer: self.clone() }),
+            Err(error) => {
+                guard.conn = Some(conn);
+                self.schedule_settle(&mut guard);
+                Err(error)
+            }
+        }
     }
 
-    async fn begin_in_task(&self, savepoint: Savepoint) -> Result<WriteTx, StoreError> {
+    /// Waits for the writer's lock and takes its connection out of it.
+    async fn lock_connection(&self) -> Result<(OwnedMutexGuard<WriterState>, SqliteConnection), StoreError> {
         self.queued.fetch_add(1, Ordering::SeqCst);
         let queued = QueuedGuard(Arc::clone(&self.queued));
         let mut guard = tokio::time::timeout(self.acquire_timeout, Arc::clone(&self.state).lock_owned())
@@ -107,19 +139,10 @@ impl SqliteWriter {
         if guard.closed {
             return Err(StoreError::Database(sqlx::Error::PoolClosed));
         }
-        let Some(mut conn) = guard.conn.take() else {
+        let Some(conn) = guard.conn.take() else {
             return Err(StoreError::Transaction("the SQLite writer connection is missing".into()));
         };
-
-        let started = start_savepoint(&mut guard, &mut conn, savepoint == Savepoint::Open).await;
-        match started {
-            Ok(()) => Ok(WriteTx { guard: Some(guard), conn: Some(conn), writer: self.clone(), savepoint }),
-            Err(error) => {
-                guard.conn = Some(conn);
-                self.schedule_settle(&mut guard);
-                Err(error)
-            }
-        }
+        Ok((guard, conn))
     }
 
     /// Commits the open batch from a background task, so that waiters never depend on a later request arriving.
@@ -185,96 +208,29 @@ impl SqliteWriter {
     }
 }
 
-/// The state of a write transaction's savepoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Savepoint {
-    /// Not started yet: the transaction has written nothing.
-    Deferred,
-    Open,
-    /// Released into the batch by [`WriteTx::run_direct`]; the transaction's writes commit with the batch.
-    Released,
-}
-
 /// One write transaction: the writer connection, held until it commits or is dropped.
 pub struct WriteTx {
     guard: Option<OwnedMutexGuard<WriterState>>,
     conn: Option<SqliteConnection>,
     writer: SqliteWriter,
-    savepoint: Savepoint,
 }
 
 impl WriteTx {
-    /// Returns the connection, which is present from `begin` until `commit` or drop. A transaction without an open
-    /// savepoint has none to give: a statement there would escape the rollback of a dropped transaction.
+    /// Returns the connection, which is present from `begin` until `commit` or drop.
     pub(crate) fn conn(&mut self) -> Option<&mut SqliteConnection> {
-        match self.savepoint {
-            Savepoint::Open => self.conn.as_mut(),
-            Savepoint::Deferred | Savepoint::Released => None,
-        }
+        self.conn.as_mut()
     }
 
     /// Returns the audit chain's head in the open batch, when an earlier append in the batch recorded it.
-    pub(crate) fn cached_audit_head(&self) -> Option<(i64, String)> {
+    pub(crate) fn cached_audit_head(&self) -> AuditHead {
         self.guard.as_ref().and_then(|state| state.audit_head.clone())
     }
 
     /// Records the audit chain's head after an append, or clears it (`None`) when an append failed.
-    pub(crate) fn cache_audit_head(&mut self, head: Option<(i64, String)>) {
+    pub(crate) fn cache_audit_head(&mut self, head: AuditHead) {
         if let Some(state) = self.guard.as_mut() {
             state.audit_head = head;
         }
-    }
-
-    /// Runs `write` on this thread on the writer connection's SQLite handle, inside the transaction's savepoint,
-    /// with the batch's cached audit head. Several statements then cost one hand-off to the connection's worker
-    /// thread instead of one each. `write` must leave the audit head as the audit table's head, or clear it.
-    ///
-    /// A deferred savepoint starts here. When `release` accepts the result, the savepoint is released in the same
-    /// hand-off, and the caller must then commit: its writes are part of the batch from that moment.
-    pub(crate) async fn run_direct<T>(
-        &mut self,
-        write: impl FnOnce(&rusqlite::Connection, &mut Option<(i64, String)>) -> Result<T, StoreError>,
-        release: impl FnOnce(&T) -> bool,
-    ) -> Result<T, StoreError> {
-        if self.savepoint == Savepoint::Released {
-            return Err(StoreError::Transaction("a released write transaction was written again".into()));
-        }
-        let (Some(state), Some(conn)) = (self.guard.as_mut(), self.conn.as_mut()) else {
-            return Err(StoreError::Transaction("a committed write transaction was used again".into()));
-        };
-
-        let state: &mut WriterState = state;
-        let mut handle = conn.lock_handle().await?;
-        if state.direct.is_none() {
-            let raw = handle.as_raw_handle().as_ptr();
-            // SAFETY: the handle belongs to `conn`, which lives as long as the writer and is never replaced, and
-            // `direct` is dropped before it closes (see `WriterState`). The handle is used only while
-            // `lock_handle` keeps sqlx's worker thread off it, as here.
-            let direct = unsafe { rusqlite::Connection::from_handle(raw) }.map_err(|e| direct_failed(&e))?;
-            state.direct = Some(direct);
-        }
-        let Some(direct) = state.direct.as_ref() else {
-            return Err(StoreError::Transaction("the SQLite writer's handle is missing".into()));
-        };
-
-        if self.savepoint == Savepoint::Deferred {
-            direct.execute_batch("SAVEPOINT roster_tx").map_err(|e| direct_failed(&e))?;
-            self.savepoint = Savepoint::Open;
-        }
-        let written = write(direct, &mut state.audit_head);
-        let released = match &written {
-            Ok(value) if release(value) => direct.execute_batch("RELEASE roster_tx").map_err(|e| direct_failed(&e)).map(|()| true),
-            _ => Ok(false),
-        };
-        drop(handle);
-
-        if written.is_err() || released.is_err() {
-            state.audit_head = None;
-        }
-        if released? {
-            self.savepoint = Savepoint::Released;
-        }
-        written
     }
 
     /// Releases the savepoint and returns once the batch that contains it has committed.
@@ -288,11 +244,7 @@ impl WriteTx {
             return Err(StoreError::Transaction("a committed write transaction was used again".into()));
         };
 
-        let release = match self.savepoint {
-            Savepoint::Open => conn.execute("RELEASE roster_tx").await.map(|_| ()),
-            Savepoint::Deferred | Savepoint::Released => Ok(()),
-        };
-        if let Err(error) = release {
+        if let Err(error) = conn.execute("RELEASE roster_tx").await {
             // The savepoint still exists; the next holder rolls it back and the batch goes on without it.
             guard.rollback_pending = true;
             guard.audit_head = None;
@@ -327,27 +279,22 @@ impl Drop for WriteTx {
     fn drop(&mut self) {
         if let (Some(mut guard), Some(conn)) = (self.guard.take(), self.conn.take()) {
             guard.conn = Some(conn);
-            // A deferred savepoint wrote nothing, and a released one already belongs to the batch.
-            if self.savepoint == Savepoint::Open {
-                guard.rollback_pending = true;
-                guard.audit_head = None;
-            }
+            guard.rollback_pending = true;
+            guard.audit_head = None;
             self.writer.schedule_settle(&mut guard);
         }
     }
 }
 
-/// Opens the batch if none is open, and starts the transaction's savepoint unless `savepoint` is false.
-async fn start_savepoint(state: &mut WriterState, conn: &mut SqliteConnection, savepoint: bool) -> Result<(), StoreError> {
+/// Opens the batch if none is open, and starts the transaction's savepoint.
+async fn start_savepoint(state: &mut WriterState, conn: &mut SqliteConnection) -> Result<(), StoreError> {
     finish_pending_rollback(state, conn).await?;
     if !state.open {
         state.audit_head = None;
         conn.execute("BEGIN IMMEDIATE").await?;
         state.open = true;
     }
-    if savepoint {
-        conn.execute("SAVEPOINT roster_tx").await?;
-    }
+    conn.execute("SAVEPOINT roster_tx").await?;
     Ok(())
 }
 
@@ -402,6 +349,23 @@ async fn commit_batch(state: &mut WriterState, conn: &mut SqliteConnection) -> R
             Err(error.into())
         }
     }
+}
+
+/// Returns the rusqlite view of the writer connection's handle, made on first use.
+fn direct_connection<'a>(
+    slot: &'a mut Option<rusqlite::Connection>,
+    handle: &mut sqlx::sqlite::LockedSqliteHandle<'_>,
+) -> Result<&'a rusqlite::Connection, StoreError> {
+    if slot.is_none() {
+        let raw = handle.as_raw_handle().as_ptr();
+        // SAFETY: the handle belongs to the writer's connection, which lives as long as the writer and is never
+        // replaced, and `direct` is dropped before it closes (see `WriterState`). The handle is used only while
+        // `lock_handle` keeps sqlx's worker thread off it, as the caller's `handle` does.
+        let direct = unsafe { rusqlite::Connection::from_handle(raw) }.map_err(|e| direct_failed(&e))?;
+        direct.set_prepared_statement_cache_capacity(DIRECT_STATEMENT_CACHE);
+        *slot = Some(direct);
+    }
+    slot.as_ref().ok_or_else(|| StoreError::Transaction("the SQLite writer's handle is missing".into()))
 }
 
 /// Turns an error of a statement run on the writer's handle into a store error, as sqlx's errors are turned.

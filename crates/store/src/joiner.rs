@@ -1,28 +1,28 @@
 //! A JML joiner's writes as one store call: the user, the source's claim on it, its policy grants, the audit entry
-//! and the run's record of the person. On SQLite they run on the writer's handle on the calling thread, so the
-//! person costs one hand-off to the connection's worker thread instead of one per statement. A first load of
-//! 100,000 joiners spent most of its time in those hand-offs. Both paths run the same SQL texts.
+//! and the run's record of the person. On SQLite they run on the writer's handle, batched with other one-step
+//! writes, so a batch of people costs one hand-off to the connection's worker thread instead of one per statement.
+//! A first load of 100,000 joiners spent most of its time in those hand-offs. Both paths run the same SQL texts.
 
 use roster_domain::{AuditEntry, PreparedEntry, RoleAssignment, Timestamp, User};
 use rusqlite::{OptionalExtension, params};
 
 use crate::direct::{append_audit, insert_user, run};
-use crate::group_commit::direct_failed;
+use crate::group_commit::{AuditHead, direct_failed};
 use crate::jml::{INSERT_RUN_ITEM, MARK_FEED_USER};
 use crate::roles::INSERT_ASSIGNMENT_IF_ABSENT;
 use crate::types::{DbTime, db_time};
-use crate::{Conn, StoreError, UniqueField};
+use crate::{Conn, Pools, Store, StoreError, UniqueField};
 
 /// A joiner to create.
-#[derive(Debug, Clone, Copy)]
-pub struct NewJoiner<'a> {
-    pub user: &'a User,
+#[derive(Debug, Clone)]
+pub struct NewJoiner {
+    pub user: User,
     /// The feed source that creates the user.
-    pub source: &'a str,
+    pub source: String,
     /// The policy grants, none of which a new user can hold yet.
-    pub grants: &'a [RoleAssignment],
-    /// The create's audit entry, prepared before the transaction; the store sets its target to the new user's id.
-    pub audit: &'a PreparedEntry,
+    pub grants: Vec<RoleAssignment>,
+    /// The create's audit entry, prepared before the write; the store sets its target to the new user's id.
+    pub audit: PreparedEntry,
     pub plan_id: i64,
     pub run_id: i64,
     pub at: Timestamp,
@@ -35,28 +35,43 @@ pub enum JoinerOutcome {
     Created(i64),
     /// Another user has the joiner's key, so nothing was written.
     KeyTaken,
-    /// Another run of the plan recorded the person first. The caller drops the transaction, which undoes the
-    /// writes.
+    /// Another run of the plan recorded the person first, so the writes were undone.
     AlreadyApplied,
 }
 
-impl Conn {
-    /// Creates a joiner with its grants, audit entry and run item, inside this transaction. On SQLite a created
-    /// joiner's writes join the batch at once, so the caller commits after [`JoinerOutcome::Created`] and drops
-    /// the transaction after any other outcome.
-    pub async fn create_joiner(&mut self, joiner: &NewJoiner<'_>) -> Result<JoinerOutcome, StoreError> {
-        if let Conn::SqliteWrite(tx) = self {
-            let created = |outcome: &JoinerOutcome| matches!(outcome, JoinerOutcome::Created(_));
-            return tx.run_direct(|conn, head| create_on_handle(conn, head, joiner), created).await;
+impl Store {
+    /// Creates a joiner with its grants, audit entry and run item, in a write of its own that has committed when
+    /// this returns with [`JoinerOutcome::Created`]. Any other outcome writes nothing.
+    pub async fn create_joiner(&self, joiner: NewJoiner) -> Result<JoinerOutcome, StoreError> {
+        let created = |outcome: &JoinerOutcome| matches!(outcome, JoinerOutcome::Created(_));
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                let create = move |conn: &rusqlite::Connection, head: &mut AuditHead| create_on_handle(conn, head, &joiner);
+                write.write_direct(create, created).await
+            }
+            Pools::Postgres(_) => {
+                let mut tx = self.begin().await?;
+                let outcome = tx.create_joiner(&joiner).await?;
+                if created(&outcome) {
+                    tx.commit().await?;
+                }
+                Ok(outcome)
+            }
         }
+    }
+}
 
-        let id = match self.insert_user(joiner.user, "jml").await {
+impl Conn {
+    /// Runs [`Store::create_joiner`]'s statements through the `Conn` methods, inside this transaction. The caller
+    /// drops the transaction after any outcome but [`JoinerOutcome::Created`].
+    async fn create_joiner(&mut self, joiner: &NewJoiner) -> Result<JoinerOutcome, StoreError> {
+        let id = match self.insert_user(&joiner.user, "jml").await {
             Ok(id) => id,
             Err(StoreError::Unique(UniqueField::UniqueId)) => return Ok(JoinerOutcome::KeyTaken),
             Err(error) => return Err(error),
         };
-        self.mark_feed_user(joiner.source, id, "created", joiner.at).await?;
-        self.insert_assignments_if_absent(id, joiner.grants).await?;
+        self.mark_feed_user(&joiner.source, id, "created", joiner.at).await?;
+        self.insert_assignments_if_absent(id, &joiner.grants).await?;
         self.append_audit(&AuditEntry { target_id: Some(id.to_string()), ..joiner.audit.entry.clone() }).await?;
         let key = joiner.user.unique_id.as_deref().unwrap_or_default();
         if !self.insert_jml_run_item(joiner.plan_id, key, joiner.run_id, "applied", None, joiner.at).await? {
@@ -68,19 +83,15 @@ impl Conn {
 
 /// Runs the joiner's statements on the SQLite writer's handle, binding what the `Conn` methods of the other path
 /// bind, in the same order.
-fn create_on_handle(
-    conn: &rusqlite::Connection,
-    head: &mut Option<(i64, String)>,
-    joiner: &NewJoiner<'_>,
-) -> Result<JoinerOutcome, StoreError> {
-    let id = match insert_user(conn, joiner.user, "jml") {
+fn create_on_handle(conn: &rusqlite::Connection, head: &mut AuditHead, joiner: &NewJoiner) -> Result<JoinerOutcome, StoreError> {
+    let id = match insert_user(conn, &joiner.user, "jml") {
         Ok(id) => id,
         Err(StoreError::Unique(UniqueField::UniqueId)) => return Ok(JoinerOutcome::KeyTaken),
         Err(error) => return Err(error),
     };
     let at = DbTime(joiner.at);
     run(conn, MARK_FEED_USER, params![joiner.source, id, "created", at])?;
-    for grant in joiner.grants {
+    for grant in &joiner.grants {
         let params = params![
             id,
             grant.key.role_type_id,
@@ -97,7 +108,7 @@ fn create_on_handle(
         statement.query_row(params, |row| row.get::<_, i64>(0)).optional().map_err(|e| direct_failed(&e))?;
     }
 
-    append_audit(conn, head, joiner.audit, id)?;
+    append_audit(conn, head, &joiner.audit, id)?;
 
     let key = joiner.user.unique_id.as_deref().unwrap_or_default();
     let mut statement = conn.prepare_cached(INSERT_RUN_ITEM).map_err(|e| direct_failed(&e))?;

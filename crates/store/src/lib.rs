@@ -168,6 +168,7 @@ impl Store {
         let write = group_commit::SqliteWriter::new(
             writer_options.connect().await?,
             options.acquire_timeout,
+            options.sqlite_busy_timeout,
         );
         let checkpoint = Arc::new(checkpoint::Checkpointer::start(
             base.connect().await?,
@@ -297,16 +298,6 @@ impl Store {
     pub async fn begin(&self) -> Result<Conn, StoreError> {
         match &self.pools {
             Pools::Sqlite { write, .. } => Ok(Conn::SqliteWrite(write.begin().await?)),
-            Pools::Postgres(pool) => Ok(Conn::PostgresTx(pool.begin().await?)),
-        }
-    }
-
-    /// Begins a write transaction for one direct call such as [`Conn::create_joiner`]. On SQLite the transaction's
-    /// savepoint starts with that call, so the whole transaction costs one hand-off to the writer's worker thread.
-    /// On PostgreSQL it is [`Store::begin`].
-    pub async fn begin_direct(&self) -> Result<Conn, StoreError> {
-        match &self.pools {
-            Pools::Sqlite { write, .. } => Ok(Conn::SqliteWrite(write.begin_direct().await?)),
             Pools::Postgres(pool) => Ok(Conn::PostgresTx(pool.begin().await?)),
         }
     }

@@ -1,7 +1,7 @@
 //! Concurrent writers. SQLite has one writer, so these check that concurrent transactions queue for it instead of
 //! failing with `database is locked`. On PostgreSQL they check the same outcome with parallel writers.
 
-use crate::common::user;
+use crate::common::{insert_user, user};
 use roster_domain::{LifecycleState, User};
 use roster_store::Store;
 
@@ -173,6 +173,171 @@ async fn wal_starts_again_under_steady_writes() -> anyhow::Result<()> {
         wal_bytes < 12 * 1024 * 1024,
         "the WAL should start again once it contains 64 frames, so it stays under 12 MiB, but it is {wal_bytes} bytes"
     );
+    store.close().await;
+    Ok(())
+}
+
+/// An audit entry for a create; the store sets its target when it creates the user.
+fn create_audit(request: usize) -> roster_domain::PreparedEntry {
+    roster_domain::AuditEntry {
+        created_at: crate::common::at("2026-12-05T10:00:00Z"),
+        actor_token_id: None,
+        actor_name: "admin".into(),
+        action: "user.create".into(),
+        target_type: "user".into(),
+        target_id: None,
+        changes: roster_domain::Changes::new(),
+        request_id: Some(format!("req-{request}")),
+    }
+    .prepare()
+}
+
+/// What a one-step create of request `n` should end in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expected {
+    Created,
+    EmailTaken,
+    ManagerMissing,
+}
+
+/// Runs `count` one-step creates named `{prefix}-{n}` at once, from tasks of their own. Every seventh takes an email
+/// stored before, and every eleventh names a manager that does not exist. Returns what each ended in.
+async fn create_concurrently(store: &Store, prefix: &str, count: usize) -> anyhow::Result<Vec<(Expected, Expected)>> {
+    let mut tasks = Vec::new();
+    for n in 0..count {
+        let store = store.clone();
+        let (expected, person) = if n % 7 == 0 {
+            (Expected::EmailTaken, User { email: Some("taken@example.com".into()), ..user(&format!("{prefix}-{n}")) })
+        } else if n % 11 == 0 {
+            (Expected::ManagerMissing, User { manager_id: Some(999_999), ..user(&format!("{prefix}-{n}")) })
+        } else {
+            (Expected::Created, User { email: Some(format!("{prefix}-{n}@example.com")), ..user(&format!("{prefix}-{n}")) })
+        };
+        let record = roster_store::NewUserRecord { user: person, origin: "api", audit: create_audit(n) };
+        tasks.push(tokio::spawn(async move {
+            let outcome = match store.create_user(record).await {
+                Ok((roster_store::CreateOutcome::Created(_), _)) => Expected::Created,
+                Ok((roster_store::CreateOutcome::ManagerMissing, _)) => Expected::ManagerMissing,
+                Err(roster_store::StoreError::Unique(roster_store::UniqueField::Email)) => Expected::EmailTaken,
+                Err(error) => anyhow::bail!("create {n} failed: {error}"),
+            };
+            anyhow::Ok((expected, outcome))
+        }));
+    }
+
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await??);
+    }
+    Ok(outcomes)
+}
+
+/// Checks that the audit chain has `expected` entries, each following the one before it.
+async fn assert_chain_intact(store: &Store, expected: usize) -> anyhow::Result<()> {
+    let chain = store.read().await?.audit_range(0, expected as i64 + 10).await?;
+    assert_eq!(chain.len(), expected, "the audit chain should hold one entry per committed write");
+    for pair in chain.windows(2) {
+        assert_eq!(pair[1].seq, pair[0].seq + 1, "sequence numbers should leave no gap");
+        assert_eq!(pair[1].prev_hash, pair[0].hash, "entry {} should link to the one before it", pair[1].seq);
+    }
+    Ok(())
+}
+
+store_test!(one_step_creates_beside_transactions, |db| {
+    const CREATES: usize = 80;
+    const TRANSACTIONS: usize = 10;
+
+    insert_user(&db.store, &User { email: Some("taken@example.com".into()), ..user("taken") }).await?;
+
+    // One-step creates on SQLite run in batches of their own kind, which a write transaction may have opened. Some
+    // of them fail or write nothing, which must undo only their own savepoint.
+    let mut appends = Vec::new();
+    for n in 0..TRANSACTIONS {
+        let store = db.store.clone();
+        appends.push(tokio::spawn(async move {
+            let entry = roster_domain::AuditEntry { target_id: Some(format!("t{n}")), ..create_audit(n).entry };
+            let mut tx = store.begin().await?;
+            tx.append_audit(&entry).await?;
+            tokio::task::yield_now().await;
+            tx.commit().await?;
+            anyhow::Ok(())
+        }));
+    }
+    let outcomes = create_concurrently(&db.store, "step", CREATES).await?;
+    for append in appends {
+        append.await??;
+    }
+
+    for (n, (expected, outcome)) in outcomes.iter().enumerate() {
+        assert_eq!(outcome, expected, "create {n} should end as its input dictates");
+    }
+    let created = outcomes.iter().filter(|(_, outcome)| *outcome == Expected::Created).count();
+    let stored = db.store.read().await?.count_users_in_state(LifecycleState::Active).await?;
+    assert_eq!(stored, created as i64 + 1, "each created user, and the one stored before, should be stored");
+    assert_chain_intact(&db.store, created + TRANSACTIONS).await?;
+});
+
+store_test!(one_step_creates_from_two_stores, |db| {
+    const CREATES_PER_STORE: usize = 30;
+
+    insert_user(&db.store, &User { email: Some("taken@example.com".into()), ..user("taken") }).await?;
+
+    // On SQLite the second store's writer holds the file's write lock now and then, so a batch must wait for it
+    // without sleeping in SQLite's busy handler on a runtime thread.
+    let other = db.connect_another().await?;
+    let (ours, theirs) = tokio::join!(
+        create_concurrently(&db.store, "ours", CREATES_PER_STORE),
+        create_concurrently(&other, "theirs", CREATES_PER_STORE),
+    );
+    other.close().await;
+
+    let outcomes: Vec<_> = ours?.into_iter().chain(theirs?).collect();
+    for (expected, outcome) in &outcomes {
+        assert_eq!(outcome, expected, "every create should end as its input dictates");
+    }
+    let created = outcomes.iter().filter(|(_, outcome)| *outcome == Expected::Created).count();
+    let stored = db.store.read().await?.count_users_in_state(LifecycleState::Active).await?;
+    assert_eq!(stored, created as i64 + 1, "both stores' created users should be stored");
+    assert_chain_intact(&db.store, created).await?;
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_step_create_waits_for_lock() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("busy.db");
+    let location = roster_store::Location::Sqlite(path.clone());
+    let options = roster_store::StoreOptions {
+        sqlite_busy_timeout: std::time::Duration::from_millis(200),
+        ..crate::common::test_options()
+    };
+    let store = Store::connect(&location, &options).await?;
+    store.migrate().await?;
+    let record = |name: &str, n| roster_store::NewUserRecord { user: user(name), origin: "api", audit: create_audit(n) };
+
+    // Another process holds the write lock for longer than the busy timeout: the create fails, can be retried, and
+    // leaves nothing behind.
+    let other = rusqlite::Connection::open(&path)?;
+    other.execute_batch("BEGIN IMMEDIATE")?;
+    let failed = store.create_user(record("late", 1)).await;
+    assert!(
+        matches!(&failed, Err(error) if error.is_retryable()),
+        "a create that cannot take the write lock within the busy timeout should fail as retryable: {failed:?}"
+    );
+
+    // The lock is released while the next create waits for it: the create goes through.
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        async move { store.create_user(record("patient", 2)).await }
+    });
+    tokio::task::yield_now().await;
+    other.execute_batch("COMMIT")?;
+    let (outcome, _) = waiting.await??;
+    assert!(matches!(outcome, roster_store::CreateOutcome::Created(_)), "the waiting create should commit: {outcome:?}");
+
+    let mut reader = store.read().await?;
+    assert_eq!(reader.count_users_in_state(LifecycleState::Active).await?, 1, "only the waiting create's user is stored");
+    assert_eq!(reader.audit_range(0, 10).await?.len(), 1, "and only its audit entry");
+    drop(reader);
     store.close().await;
     Ok(())
 }

@@ -332,12 +332,10 @@ store_test!(joiner_created_in_one_call, |db| {
     };
     let audit = create_entry(now).prepare();
     let person = User { unique_id: Some("E1".into()), first_name: Some("Ada".into()), start_date: Some(time::macros::date!(2026 - 01 - 05)), ..user("ada") };
-    let joiner = roster_store::NewJoiner { user: &person, source: "hr", grants: std::slice::from_ref(&grant), audit: &audit, plan_id, run_id, at: now };
+    let joiner = roster_store::NewJoiner { user: person.clone(), source: "hr".into(), grants: vec![grant], audit, plan_id, run_id, at: now };
 
-    let mut tx = db.store.begin_direct().await?;
-    let created = tx.create_joiner(&joiner).await?;
-    tx.commit().await?;
-    // A second write transaction in the same batch appends after the joiner's entry.
+    let created = db.store.create_joiner(joiner.clone()).await?;
+    // A write transaction in the next batch appends after the joiner's entry.
     let mut tx = db.store.begin().await?;
     tx.append_audit(&create_entry(now)).await?;
     tx.commit().await?;
@@ -360,20 +358,17 @@ store_test!(joiner_created_in_one_call, |db| {
     assert_eq!(conn.audit_head().await?, (chain[2].seq, chain[2].hash.clone()), "the head is the last entry");
     drop(conn);
 
-    // The same key again is taken, and a person the run already recorded is undone by dropping the transaction.
+    // The same key again is taken, and a person the run already recorded is undone.
     let same_key = User { user_name: "ada.again".into(), ..person.clone() };
-    let mut tx = db.store.begin_direct().await?;
-    assert_eq!(tx.create_joiner(&roster_store::NewJoiner { user: &same_key, ..joiner }).await?, roster_store::JoinerOutcome::KeyTaken);
-    drop(tx);
+    let outcome = db.store.create_joiner(roster_store::NewJoiner { user: same_key, ..joiner.clone() }).await?;
+    assert_eq!(outcome, roster_store::JoinerOutcome::KeyTaken);
     let other = User { unique_id: Some("E2".into()), ..user("bob") };
-    let again = roster_store::NewJoiner { user: &other, ..joiner };
     let mut recorded = db.store.begin().await?;
     recorded.insert_jml_run_item(plan_id, "E2", run_id, "applied", None, now).await?;
     recorded.commit().await?;
-    let mut tx = db.store.begin_direct().await?;
-    assert_eq!(tx.create_joiner(&again).await?, roster_store::JoinerOutcome::AlreadyApplied);
-    drop(tx);
+    let outcome = db.store.create_joiner(roster_store::NewJoiner { user: other, ..joiner }).await?;
+    assert_eq!(outcome, roster_store::JoinerOutcome::AlreadyApplied);
     let mut conn = db.store.read().await?;
-    assert_eq!(conn.user_by_unique_id("E2").await?, None, "a dropped transaction leaves no user behind");
+    assert_eq!(conn.user_by_unique_id("E2").await?, None, "an undone joiner leaves no user behind");
     assert_eq!(conn.audit_range(0, 10).await?.len(), 3, "nor an audit entry");
 });

@@ -264,12 +264,10 @@ store_test!(user_created_in_one_call, |db| {
     tx.commit().await?;
     let audit = create_entry(now).prepare();
     let person = User { manager_id: Some(manager.id), ..full_user() };
-    let record = roster_store::NewUserRecord { user: &person, origin: "api", audit: &audit };
+    let record = roster_store::NewUserRecord { user: person.clone(), origin: "api", audit };
 
-    let mut tx = db.store.begin_direct().await?;
-    let created = tx.create_user(&record).await?;
-    tx.commit().await?;
-    // A second write transaction in the same batch appends after the new user's entry.
+    let (created, returned) = db.store.create_user(record.clone()).await?;
+    // A write transaction in the next batch appends after the new user's entry.
     let mut tx = db.store.begin().await?;
     tx.append_audit(&create_entry(now)).await?;
     tx.commit().await?;
@@ -277,6 +275,7 @@ store_test!(user_created_in_one_call, |db| {
     let roster_store::CreateOutcome::Created(id) = created else { anyhow::bail!("the user was not created: {created:?}") };
     let mut conn = db.store.read().await?;
     let stored = conn.user_by_id(id).await?.ok_or_else(|| anyhow::anyhow!("the created user was not found"))?;
+    assert_eq!(returned, person, "the record's user is returned as given");
     assert_eq!(stored, User { id, ..person.clone() }, "the user should be stored with every attribute as given");
     let chain = conn.audit_range(0, 10).await?;
     assert_eq!(chain.len(), 3, "the create's entry sits between the two others");
@@ -288,16 +287,12 @@ store_test!(user_created_in_one_call, |db| {
     drop(conn);
 
     let same_email = User { user_name: "someone.else".into(), unique_id: None, ..person.clone() };
-    let mut tx = db.store.begin_direct().await?;
-    let error = tx.create_user(&roster_store::NewUserRecord { user: &same_email, ..record }).await;
+    let error = db.store.create_user(roster_store::NewUserRecord { user: same_email, ..record.clone() }).await;
     assert!(matches!(error, Err(StoreError::Unique(UniqueField::Email))), "a taken email should be reported: {error:?}");
-    drop(tx);
 
     let orphan = User { manager_id: Some(id + 1000), email: Some("orphan@example.com".into()), ..user("orphan") };
-    let mut tx = db.store.begin_direct().await?;
-    let outcome = tx.create_user(&roster_store::NewUserRecord { user: &orphan, ..record }).await?;
+    let (outcome, _) = db.store.create_user(roster_store::NewUserRecord { user: orphan, ..record }).await?;
     assert_eq!(outcome, roster_store::CreateOutcome::ManagerMissing, "an unknown manager writes nothing");
-    drop(tx);
     let mut conn = db.store.read().await?;
     assert_eq!(conn.user_by_email("orphan@example.com").await?, None, "no user is left behind");
     assert_eq!(conn.count_users(&roster_domain::filter::Filter::All).await?, 2, "only the manager and the created user exist");
