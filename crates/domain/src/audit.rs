@@ -67,7 +67,23 @@ pub struct AuditRecord {
 impl AuditEntry {
     /// Serialises the changes as canonical JSON.
     pub fn changes_json(&self) -> String {
-        canonical_json(&changes_value(&self.changes))
+        // Written field by field from the sorted change set: the canonical JSON of an object of `after` and
+        // `before` pairs, without copying every value into such an object first. A test compares the two.
+        let mut out = Vec::new();
+        out.push(b'{');
+        for (i, (field, change)) in self.changes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_scalar(&mut out, field);
+            out.extend_from_slice(b":{\"after\":");
+            write_canonical(&change.after, &mut out);
+            out.extend_from_slice(b",\"before\":");
+            write_canonical(&change.before, &mut out);
+            out.push(b'}');
+        }
+        out.push(b'}');
+        utf8(out)
     }
 
     /// Builds the canonical bytes that the hash of the entry at `seq` covers.
@@ -78,22 +94,27 @@ impl AuditEntry {
     /// Builds [`AuditEntry::canonical_bytes`] around changes that [`AuditEntry::changes_json`] serialised. The
     /// canonical JSON sorts keys, which puts `changes` between `actor_token_id` and `created_at`.
     fn canonical_bytes_with_changes(&self, seq: i64, changes_json: &str) -> Vec<u8> {
-        let mut before = serde_json::Map::new();
-        before.insert("action".into(), self.action.clone().into());
-        before.insert("actor_name".into(), self.actor_name.clone().into());
-        before.insert("actor_token_id".into(), self.actor_token_id.map_or(Value::Null, Value::from));
-        let mut after = serde_json::Map::new();
-        after.insert("created_at".into(), self.created_at.canonical().into());
-        after.insert("request_id".into(), self.request_id.clone().map_or(Value::Null, Value::from));
-        after.insert("seq".into(), seq.into());
-        after.insert("target_id".into(), self.target_id.clone().map_or(Value::Null, Value::from));
-        after.insert("target_type".into(), self.target_type.clone().into());
-
-        let before = canonical_json(&Value::Object(before));
-        let after = canonical_json(&Value::Object(after));
-        let before = before.strip_suffix('}').unwrap_or(&before);
-        let after = after.strip_prefix('{').unwrap_or(&after);
-        format!("{before},\"changes\":{changes_json},{after}").into_bytes()
+        let mut out = Vec::with_capacity(changes_json.len() + 256);
+        out.extend_from_slice(b"{\"action\":");
+        write_scalar(&mut out, &self.action);
+        out.extend_from_slice(b",\"actor_name\":");
+        write_scalar(&mut out, &self.actor_name);
+        out.extend_from_slice(b",\"actor_token_id\":");
+        write_scalar(&mut out, &self.actor_token_id);
+        out.extend_from_slice(b",\"changes\":");
+        out.extend_from_slice(changes_json.as_bytes());
+        out.extend_from_slice(b",\"created_at\":");
+        write_scalar(&mut out, &self.created_at.canonical());
+        out.extend_from_slice(b",\"request_id\":");
+        write_scalar(&mut out, &self.request_id);
+        out.extend_from_slice(b",\"seq\":");
+        write_scalar(&mut out, &seq);
+        out.extend_from_slice(b",\"target_id\":");
+        write_scalar(&mut out, &self.target_id);
+        out.extend_from_slice(b",\"target_type\":");
+        write_scalar(&mut out, &self.target_type);
+        out.push(b'}');
+        out
     }
 
     /// Computes the hex SHA-256 of the previous hash followed by this entry's canonical bytes.
@@ -138,19 +159,6 @@ fn hash_bytes(prev_hash: &str, canonical: &[u8]) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn changes_value(changes: &Changes) -> Value {
-    let map = changes
-        .iter()
-        .map(|(field, change)| {
-            let mut pair = serde_json::Map::new();
-            pair.insert("after".into(), change.after.clone());
-            pair.insert("before".into(), change.before.clone());
-            (field.clone(), Value::Object(pair))
-        })
-        .collect();
-    Value::Object(map)
-}
-
 /// Parses the stored changes JSON back into a change set.
 pub fn parse_changes(text: &str) -> Option<Changes> {
     let value: Value = serde_json::from_str(text).ok()?;
@@ -166,46 +174,71 @@ pub fn parse_changes(text: &str) -> Option<Changes> {
 
 /// Writes JSON with object keys sorted and no whitespace, whatever order the map keeps.
 pub fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     write_canonical(value, &mut out);
-    out
+    utf8(out)
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, key) in keys.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String((*key).clone()).to_string());
-                out.push(':');
+                write_scalar(out, key);
+                out.push(b':');
                 if let Some(v) = map.get(*key) {
                     write_canonical(v, out);
                 }
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_canonical(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => write_scalar(out, other),
     }
+}
+
+/// Appends a string, number, boolean or null as serde_json writes it, with its escapes.
+fn write_scalar(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    // Serialising into memory fails only for a map with keys that are not strings, which no caller passes.
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// Turns bytes that serde_json wrote into a string. They are always UTF-8, since every input was a Rust string.
+fn utf8(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The change set as one JSON object, the reference that `changes_json` must serialise like `canonical_json`.
+    fn changes_value(changes: &Changes) -> Value {
+        let map = changes
+            .iter()
+            .map(|(field, change)| {
+                let mut pair = serde_json::Map::new();
+                pair.insert("after".into(), change.after.clone());
+                pair.insert("before".into(), change.before.clone());
+                (field.clone(), Value::Object(pair))
+            })
+            .collect();
+        Value::Object(map)
+    }
 
     fn entry() -> AuditEntry {
         AuditEntry {
@@ -237,7 +270,8 @@ mod tests {
 
     #[test]
     fn canonical_bytes_are_the_whole_entry_sorted() {
-        for entry in [entry(), AuditEntry { actor_token_id: None, target_id: None, request_id: Some("r\"1".into()), changes: Changes::new(), ..entry() }] {
+        let bare = AuditEntry { actor_token_id: None, target_id: None, request_id: Some("r\"1".into()), changes: Changes::new(), ..entry() };
+        for entry in [entry(), bare, rich_entry()] {
             let mut object = serde_json::Map::new();
             object.insert("seq".into(), 42.into());
             object.insert("created_at".into(), entry.created_at.canonical().into());
@@ -250,10 +284,31 @@ mod tests {
             object.insert("request_id".into(), entry.request_id.clone().map_or(Value::Null, Value::from));
             let whole = canonical_json(&Value::Object(object)).into_bytes();
 
+            assert_eq!(entry.changes_json(), canonical_json(&changes_value(&entry.changes)), "the changes are canonical JSON");
             assert_eq!(entry.canonical_bytes(42), whole, "the bytes are the canonical JSON of every field");
             let prepared = entry.clone().prepare();
             assert_eq!(prepared.chain_hash(42, GENESIS_HASH), entry.chain_hash(42, GENESIS_HASH));
         }
+    }
+
+    /// Builds an entry whose changes contain nested values, escapes and text outside ASCII.
+    fn rich_entry() -> AuditEntry {
+        let before = serde_json::json!({"emails": [{"value": "a@example.com", "primary": true}], "title": "Lead \"ops\"\n"});
+        let after = serde_json::json!({"emails": [], "title": "Größe \u{1F600}", "score": 1.5, "count": -3, "tab\tkey": "x"});
+        AuditEntry {
+            changes: diff(before.as_object().unwrap_or(&serde_json::Map::new()), after.as_object().unwrap_or(&serde_json::Map::new())),
+            request_id: Some("req-\u{e9}".into()),
+            ..entry()
+        }
+    }
+
+    #[test]
+    fn chain_hash_is_stable() {
+        // Stored entries keep the hash computed when they were appended, so the canonical bytes must never change.
+        let entry = rich_entry();
+        assert_eq!(entry.changes_json(), r#"{"count":{"after":-3,"before":null},"emails":{"after":[],"before":[{"primary":true,"value":"a@example.com"}]},"score":{"after":1.5,"before":null},"tab\tkey":{"after":"x","before":null},"title":{"after":"Größe 😀","before":"Lead \"ops\"\n"}}"#);
+        assert_eq!(entry.chain_hash(42, GENESIS_HASH), "b8b529617b9c4bbecb451c5567d529a13d1396f03c391e6463f28347bbfcaa35");
+        assert_eq!(entry.prepare().chain_hash(42, GENESIS_HASH), "b8b529617b9c4bbecb451c5567d529a13d1396f03c391e6463f28347bbfcaa35");
     }
 
     #[test]

@@ -768,8 +768,8 @@ impl Roster {
         Ok(true)
     }
 
-    /// Creates a joiner whose user was prepared before the transaction and who schedules nothing: every write in
-    /// one store call, which on SQLite is one hand-off to the writer's thread, and commits.
+    /// Creates a joiner whose user was prepared before the write and who schedules nothing: every write in one
+    /// store call, which on SQLite joins a batch of such writes, and commits.
     #[allow(clippy::too_many_arguments)]
     async fn create_joiner(
         &self,

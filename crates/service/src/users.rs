@@ -113,7 +113,7 @@ impl Roster {
     }
 
     /// Creates a user that has no roles in one store call, which on SQLite joins a batch of such writes instead of
-    /// costing a hand-off to the writer per statement. Its audit entry is prepared before the write.
+    /// costing a round trip to the writer per statement. Its audit entry is prepared before the write.
     async fn create_user_without_roles(&self, actor: &Actor, new: &NewUser, user: User) -> Result<UserWithRoles> {
         let changes = diff(&serde_json::Map::new(), &user.attributes_json());
         let audit = self.audit_entry(actor, "user.create", "user", None, changes).prepare();

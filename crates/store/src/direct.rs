@@ -1,10 +1,10 @@
-//! Writes that run as one store call, and the statements they share on the SQLite writer's handle.
+//! Writes that run as one store call, and the statements they share on SQLite's connection of one-step writes.
 //!
-//! On SQLite each statement through sqlx is a round trip to the writer connection's worker thread, and those
-//! hand-offs, not SQLite, bounded how many users per second the server could create. A one-step write runs its
-//! statements through rusqlite on the writer's own handle, batched with other one-step writes
-//! (`SqliteWriter::write_direct`), so a batch costs one hand-off. On PostgreSQL it runs the usual `Conn` methods
-//! in a transaction of its own. Both paths run the same SQL texts.
+//! On SQLite each statement through sqlx is a round trip to the connection's worker thread, and those round
+//! trips, not SQLite, bounded how many users per second the server could create. A one-step write runs its
+//! statements through rusqlite, batched with other one-step writes (`SqliteWriter::write_direct`), on the thread
+//! of the task that combines them. On PostgreSQL it runs the usual `Conn` methods in a transaction of its own.
+//! Both paths run the same SQL texts.
 
 use roster_domain::{AuditEntry, PreparedEntry, User};
 use rusqlite::params;

@@ -7,11 +7,11 @@
 //! Consecutive rows share B-tree pages, so a batch writes each page to the WAL once instead of once per
 //! transaction, which is where single-row commits spend their time.
 //!
-//! A write of one step ([`SqliteWriter::write_direct`]) does not hold the connection itself. It queues a closure,
-//! and one combining task runs every queued closure in its own savepoint on the connection's SQLite handle, then
-//! commits them together. The batch then costs one hand-off to the connection's worker thread, where a write
-//! transaction costs several: under load those hand-offs, not SQLite, bounded how many users per second the
-//! server could create.
+//! A write of one step ([`SqliteWriter::write_direct`]) does not use that connection. It queues a closure, and one
+//! combining task runs every queued closure in its own savepoint on a second writer connection, which rusqlite
+//! drives on the task's own thread, then commits them together. The writer's lock keeps the two connections from
+//! writing at once. Each statement through sqlx is a round trip to its connection's worker thread, and under load
+//! those round trips, not SQLite, bounded how many users per second the server could create.
 
 use sqlx::{Executor, SqliteConnection};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,7 +23,7 @@ use crate::error::StoreError;
 
 mod combine;
 
-/// Statements the rusqlite view of the writer's handle keeps prepared: those of every one-step write, with room.
+/// Statements the one-step writer connection keeps prepared: those of every one-step write, with room.
 const DIRECT_STATEMENT_CACHE: usize = 64;
 
 /// Maximum transactions in one batch, so that a long queue still commits regularly.
@@ -32,14 +32,14 @@ const MAX_BATCH: usize = 64;
 /// The audit chain's head (seq, hash), as the open batch last moved it.
 pub(crate) type AuditHead = Option<(i64, String)>;
 
-/// The writer connection and the state of the batch that is open on it.
+/// The writer connections and the state of the batch that is open on the sqlx one.
 struct WriterState {
-    /// A rusqlite view of `conn`'s handle, made on first use, with its own statement cache. Declared before `conn`
-    /// so it is dropped first: dropping it finalizes its statements, which needs the handle still open.
+    /// The connection of one-step writes. It writes only while the batch on `conn` is closed. `None` after the
+    /// store closed.
     direct: Option<rusqlite::Connection>,
     /// `None` while a transaction has it checked out, or after the store closed.
     conn: Option<SqliteConnection>,
-    /// Whether the outer transaction has begun and not yet committed.
+    /// Whether the outer transaction on `conn` has begun and not yet committed.
     open: bool,
     /// A transaction was dropped inside its savepoint; the next holder rolls the savepoint back.
     rollback_pending: bool,
@@ -64,7 +64,8 @@ pub(crate) struct SqliteWriter {
     /// One-step writes waiting for the combining task.
     direct: Arc<std::sync::Mutex<combine::DirectQueue>>,
     acquire_timeout: Duration,
-    /// The connection's busy timeout, which a combined batch turns off while it tries to begin.
+    /// How long a batch of one-step writes waits for another connection's write lock, as the sqlx connection's
+    /// busy timeout does for a write transaction.
     busy_timeout: Duration,
 }
 
@@ -84,9 +85,11 @@ impl Drop for QueuedGuard {
 }
 
 impl SqliteWriter {
-    pub(crate) fn new(conn: SqliteConnection, acquire_timeout: Duration, busy_timeout: Duration) -> Self {
+    /// Makes a writer of `conn`, for write transactions, and `direct`, for one-step writes. Both must have the
+    /// same settings (see [`open_direct`]).
+    pub(crate) fn new(conn: SqliteConnection, direct: rusqlite::Connection, acquire_timeout: Duration, busy_timeout: Duration) -> Self {
         let state = WriterState {
-            direct: None,
+            direct: Some(direct),
             conn: Some(conn),
             open: false,
             rollback_pending: false,
@@ -201,7 +204,11 @@ impl SqliteWriter {
         {
             tracing::error!(error = %error, "committing the last batch of write transactions failed");
         }
-        guard.direct = None;
+        if let Some(direct) = guard.direct.take()
+            && let Err((_, error)) = direct.close()
+        {
+            tracing::warn!(error = %error, "closing the SQLite connection of one-step writes failed");
+        }
         if let Err(error) = sqlx::Connection::close(conn).await {
             tracing::warn!(error = %error, "closing the SQLite writer connection failed");
         }
@@ -351,24 +358,23 @@ async fn commit_batch(state: &mut WriterState, conn: &mut SqliteConnection) -> R
     }
 }
 
-/// Returns the rusqlite view of the writer connection's handle, made on first use.
-fn direct_connection<'a>(
-    slot: &'a mut Option<rusqlite::Connection>,
-    handle: &mut sqlx::sqlite::LockedSqliteHandle<'_>,
-) -> Result<&'a rusqlite::Connection, StoreError> {
-    if slot.is_none() {
-        let raw = handle.as_raw_handle().as_ptr();
-        // SAFETY: the handle belongs to the writer's connection, which lives as long as the writer and is never
-        // replaced, and `direct` is dropped before it closes (see `WriterState`). The handle is used only while
-        // `lock_handle` keeps sqlx's worker thread off it, as the caller's `handle` does.
-        let direct = unsafe { rusqlite::Connection::from_handle(raw) }.map_err(|e| direct_failed(&e))?;
-        direct.set_prepared_statement_cache_capacity(DIRECT_STATEMENT_CACHE);
-        *slot = Some(direct);
-    }
-    slot.as_ref().ok_or_else(|| StoreError::Transaction("the SQLite writer's handle is missing".into()))
+/// Opens the connection of one-step writes with the settings of the sqlx writer connection, which
+/// `Store::connect` sets through sqlx. Its busy handler is off: the combining task runs on a runtime thread, which
+/// must not sleep in SQLite's busy handler, so it waits for another connection's lock itself (see `combine`).
+pub(crate) fn open_direct(path: &std::path::Path, autocheckpoint_pages: &str) -> Result<rusqlite::Connection, StoreError> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let direct = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| direct_failed(&e))?;
+    let settings = format!(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON; \
+         PRAGMA wal_autocheckpoint = {autocheckpoint_pages}; PRAGMA temp_store = MEMORY;"
+    );
+    direct.execute_batch(&settings).map_err(|e| direct_failed(&e))?;
+    direct.busy_timeout(Duration::ZERO).map_err(|e| direct_failed(&e))?;
+    direct.set_prepared_statement_cache_capacity(DIRECT_STATEMENT_CACHE);
+    Ok(direct)
 }
 
-/// Turns an error of a statement run on the writer's handle into a store error, as sqlx's errors are turned.
+/// Turns an error of a statement run through rusqlite into a store error, as sqlx's errors are turned.
 pub(crate) fn direct_failed(error: &rusqlite::Error) -> StoreError {
     match error {
         rusqlite::Error::SqliteFailure(failure, message)

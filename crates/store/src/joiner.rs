@@ -1,7 +1,7 @@
 //! A JML joiner's writes as one store call: the user, the source's claim on it, its policy grants, the audit entry
-//! and the run's record of the person. On SQLite they run on the writer's handle, batched with other one-step
-//! writes, so a batch of people costs one hand-off to the connection's worker thread instead of one per statement.
-//! A first load of 100,000 joiners spent most of its time in those hand-offs. Both paths run the same SQL texts.
+//! and the run's record of the person. On SQLite they run through rusqlite, batched with other one-step writes,
+//! instead of costing a round trip to sqlx's connection thread per statement. A first load of 100,000 joiners
+//! spent most of its time in those round trips. Both paths run the same SQL texts.
 
 use roster_domain::{AuditEntry, PreparedEntry, RoleAssignment, Timestamp, User};
 use rusqlite::{OptionalExtension, params};

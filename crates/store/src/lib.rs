@@ -165,11 +165,9 @@ impl Store {
             .clone()
             .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES)
             .pragma("temp_store", "MEMORY");
-        let write = group_commit::SqliteWriter::new(
-            writer_options.connect().await?,
-            options.acquire_timeout,
-            options.sqlite_busy_timeout,
-        );
+        let writer = writer_options.connect().await?;
+        let direct = group_commit::open_direct(path, checkpoint::WRITER_AUTOCHECKPOINT_PAGES)?;
+        let write = group_commit::SqliteWriter::new(writer, direct, options.acquire_timeout, options.sqlite_busy_timeout);
         let checkpoint = Arc::new(checkpoint::Checkpointer::start(
             base.connect().await?,
             checkpoint::Schedule {

@@ -1,17 +1,16 @@
 //! One-step writes, combined into batches on the writer's SQLite handle.
 //!
 //! A caller queues its write and waits. The first caller to find no combining task starts one. The task takes the
-//! writer's lock, borrows the connection's SQLite handle from sqlx's worker thread once, runs every queued write in
-//! its own savepoint, commits, and sends each caller its result. It repeats while writes are queued, releasing the lock
-//! between batches so that write transactions queued on it take their turn.
+//! writer's lock, runs every queued write in its own savepoint on the connection of one-step writes, commits, and
+//! sends each caller its result. It repeats while writes are queued, releasing the lock between batches so that
+//! write transactions queued on it take their turn.
 
 use sqlx::SqliteConnection;
-use sqlx::sqlite::LockedSqliteHandle;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-use super::{AuditHead, MAX_BATCH, SqliteWriter, WriterState, direct_failed, notify};
+use super::{AuditHead, MAX_BATCH, SqliteWriter, WriterState, direct_failed};
 use crate::error::StoreError;
 
 /// The first pause before a batch tries again to take the write lock from another connection. Each next pause
@@ -100,7 +99,7 @@ where
 
 impl SqliteWriter {
     /// Runs `write` on the writer's SQLite handle in a savepoint of its own, batched with other one-step writes,
-    /// and returns its result once the batch that contains its writes has committed. `keep` says whether a
+    /// and returns its result once the batch that contains its writes has committed. `keep` decides whether a
     /// successful result keeps its writes; an error always undoes them. `write` runs with the batch's cached audit
     /// head, and must leave it as the audit table's head, or clear it.
     ///
@@ -182,7 +181,7 @@ impl SqliteWriter {
         queue.writes.drain(..count).collect()
     }
 
-    /// Runs one batch of queued writes in the open batch of write transactions, or in a new one, and commits it.
+    /// Runs one batch of queued writes under the writer's lock, and commits it.
     async fn run_batch(&self, writes: Vec<Box<dyn DirectWrite>>) {
         let (mut guard, mut conn) = match self.lock_connection().await {
             Ok(locked) => locked,
@@ -192,35 +191,41 @@ impl SqliteWriter {
         run_on_connection(self, &mut guard, &mut conn, writes).await;
 
         guard.conn = Some(conn);
-        // A batch left open by a failure still contains transactions that wait for its commit.
-        self.schedule_settle(&mut guard);
     }
 }
 
-/// Runs `writes` on the connection's handle and commits them with the open batch, then sends the outcome to every
-/// write and every transaction waiting for the batch.
-async fn run_on_connection(
-    writer: &SqliteWriter,
-    state: &mut WriterState,
-    conn: &mut SqliteConnection,
-    writes: Vec<Box<dyn DirectWrite>>,
-) {
+/// Commits any batch of write transactions open on `conn`, then runs `writes` in a batch on the connection of
+/// one-step writes, commits it, and sends each write its outcome.
+async fn run_on_connection(writer: &SqliteWriter, state: &mut WriterState, conn: &mut SqliteConnection, writes: Vec<Box<dyn DirectWrite>>) {
     if let Err(error) = super::finish_pending_rollback(state, conn).await {
         return fail_all(writes, &error);
     }
-    let mut handle = match conn.lock_handle().await {
-        Ok(handle) => handle,
-        Err(error) => return fail_all(writes, &error.into()),
-    };
-    if let Err(error) = open_batch(state, &mut handle, writer.busy_timeout).await {
+    // Only one connection can hold SQLite's write lock, and the open batch's transactions wait for its commit.
+    if state.open
+        && let Err(error) = super::commit_batch(state, conn).await
+    {
         return fail_all(writes, &error);
     }
-    let head = &mut state.audit_head;
-    let direct = match super::direct_connection(&mut state.direct, &mut handle) {
-        Ok(direct) => direct,
-        Err(error) => return fail_all(writes, &error),
+    let Some(direct) = state.direct.as_mut() else {
+        return fail_all(writes, &StoreError::Database(sqlx::Error::PoolClosed));
     };
 
+    run_on_direct(writer, direct, writes).await;
+}
+
+/// Runs `writes` in one batch on the connection of one-step writes, with the writes queued meanwhile, commits it,
+/// and sends each write its outcome.
+///
+/// The connection is borrowed mutably, though only read, because a shared reference to it, which is not `Sync`,
+/// would make the task's future not `Send`.
+async fn run_on_direct(writer: &SqliteWriter, direct: &mut rusqlite::Connection, writes: Vec<Box<dyn DirectWrite>>) {
+    if let Err(error) = begin(direct, writer.busy_timeout).await {
+        return fail_all(writes, &error);
+    }
+
+    // The batch's `BEGIN IMMEDIATE` keeps every other writer out, so the audit head one write moves is the head
+    // the next write appends after.
+    let mut head = None;
     let mut kept = Vec::with_capacity(writes.len());
     let mut ran = 0;
     let mut pending = writes.into_iter();
@@ -228,7 +233,7 @@ async fn run_on_connection(
     loop {
         for mut write in pending.by_ref() {
             ran += 1;
-            match run_in_savepoint(direct, head, write.as_mut()) {
+            match run_in_savepoint(direct, &mut head, write.as_mut()) {
                 Ok(true) => kept.push(write),
                 Ok(false) => write.finish(None),
                 Err(error) => {
@@ -238,53 +243,41 @@ async fn run_on_connection(
                 }
             }
         }
-        // Writes queued while these ran join the batch before it commits: the commit writes each changed page
-        // once, so it costs about the same for one write as for many.
         if failure.is_some() {
             break;
         }
+        // Writes queued while these ran join the batch before it commits: the commit writes each changed page
+        // once, so it costs about the same for one write as for many.
         let more = writer.take_queued(MAX_BATCH.saturating_sub(ran));
         if more.is_empty() {
             break;
         }
         pending = more.into_iter();
     }
+
     let committed = match failure {
         None => crate::direct::run(direct, "COMMIT", []),
         Some(error) => Err(error),
     };
-    if committed.is_err() {
-        let _ = direct.execute_batch("ROLLBACK");
-    }
-    drop(handle);
-
-    state.open = false;
-    // Another process (the CLI, say) may write between batches.
-    state.audit_head = None;
     if let Err(error) = &committed {
-        tracing::error!(error = %error, batch = kept.len(), "committing a batch of queued writes failed; rolled it back");
+        tracing::error!(error = %error, batch = kept.len(), "committing a batch of one-step writes failed; rolling it back");
+        if let Err(rollback) = direct.execute_batch("ROLLBACK") {
+            tracing::error!(error = %rollback, "rolling back a batch of one-step writes failed");
+        }
     }
     let failed = committed.as_ref().err().map(Failure::of);
     for write in kept.into_iter().chain(pending) {
         write.finish(failed.as_ref());
     }
-    notify(state, committed.map_err(|error| error.to_string()));
 }
 
-/// Opens the batch on the locked handle unless a write transaction already did. `BEGIN IMMEDIATE` runs with the
-/// busy handler off, because the combining task runs on a runtime thread, which must not sleep in SQLite's busy
-/// handler. While another connection (the CLI, say) holds the write lock, it tries again after a pause that does
-/// not block the thread, until the busy timeout has passed.
-async fn open_batch(state: &mut WriterState, handle: &mut LockedSqliteHandle<'_>, busy_timeout: Duration) -> Result<(), StoreError> {
-    if state.open {
-        return Ok(());
-    }
-    state.audit_head = None;
-
-    let deadline = Instant::now() + busy_timeout;
+/// Begins the batch. While another connection (the CLI, say) holds the write lock, it tries again after a pause
+/// that does not block the thread, until `timeout` has passed.
+async fn begin(direct: &mut rusqlite::Connection, timeout: Duration) -> Result<(), StoreError> {
+    let deadline = Instant::now() + timeout;
     let mut pause = FIRST_BUSY_PAUSE;
     let mut tries = 1;
-    while !try_begin(super::direct_connection(&mut state.direct, handle)?, busy_timeout)? {
+    while !try_begin(direct)? {
         if Instant::now() + pause > deadline {
             tracing::warn!(tries, "another connection held the SQLite write lock for the whole busy timeout; failing the batch");
             return Err(StoreError::Database(sqlx::Error::PoolTimedOut));
@@ -300,18 +293,13 @@ async fn open_batch(state: &mut WriterState, handle: &mut LockedSqliteHandle<'_>
     if tries > 1 {
         tracing::info!(tries, "took the SQLite write lock after retrying");
     }
-    state.open = true;
     Ok(())
 }
 
-/// Runs `BEGIN IMMEDIATE` with the busy handler off. Returns false when another connection holds the write lock.
-fn try_begin(direct: &rusqlite::Connection, busy_timeout: Duration) -> Result<bool, StoreError> {
-    direct.busy_timeout(Duration::ZERO).map_err(|e| direct_failed(&e))?;
-    let begun = direct.execute_batch("BEGIN IMMEDIATE");
-    // The handle is sqlx's connection too, whose statements wait for the lock as configured.
-    direct.busy_timeout(busy_timeout).map_err(|e| direct_failed(&e))?;
-
-    match begun {
+/// Runs `BEGIN IMMEDIATE`, whose connection has no busy handler. Returns false when another connection holds the
+/// write lock.
+fn try_begin(direct: &rusqlite::Connection) -> Result<bool, StoreError> {
+    match direct.execute_batch("BEGIN IMMEDIATE") {
         Ok(()) => Ok(true),
         Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => Ok(false),
         Err(error) => Err(direct_failed(&error)),
