@@ -25,7 +25,7 @@ pub struct NewUserRecord {
     pub audit: PreparedEntry,
 }
 
-/// The outcome of [`Conn::create_user`].
+/// The outcome of [`Store::create_user`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateOutcome {
     /// The user was created with this id.
@@ -73,8 +73,8 @@ impl Conn {
     }
 }
 
-/// Runs [`Store::create_user`]'s statements on the SQLite writer's handle, binding what the `Conn` methods of the
-/// other path bind.
+/// Runs [`Store::create_user`]'s statements through rusqlite on SQLite's connection of one-step writes, binding what
+/// the `Conn` methods of the other path bind.
 fn create_on_handle(conn: &rusqlite::Connection, head: &mut AuditHead, record: &NewUserRecord) -> Result<CreateOutcome, StoreError> {
     if let Some(manager_id) = record.user.manager_id {
         let mut statement = conn.prepare_cached(USER_EXISTS).map_err(|e| direct_failed(&e))?;

@@ -14,8 +14,8 @@
 //! those round trips, not SQLite, bounded how many users per second the server could create.
 
 use sqlx::{Executor, SqliteConnection};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard, oneshot};
 

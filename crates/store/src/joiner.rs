@@ -81,8 +81,8 @@ impl Conn {
     }
 }
 
-/// Runs the joiner's statements on the SQLite writer's handle, binding what the `Conn` methods of the other path
-/// bind, in the same order.
+/// Runs the joiner's statements through rusqlite on SQLite's connection of one-step writes, binding what the `Conn`
+/// methods of the other path bind, in the same order.
 fn create_on_handle(conn: &rusqlite::Connection, head: &mut AuditHead, joiner: &NewJoiner) -> Result<JoinerOutcome, StoreError> {
     let id = match insert_user(conn, &joiner.user, "jml") {
         Ok(id) => id,

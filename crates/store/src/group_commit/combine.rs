@@ -98,7 +98,7 @@ where
 }
 
 impl SqliteWriter {
-    /// Runs `write` on the writer's SQLite handle in a savepoint of its own, batched with other one-step writes,
+    /// Runs `write` on the connection of one-step writes in a savepoint of its own, batched with other such writes,
     /// and returns its result once the batch that contains its writes has committed. `keep` decides whether a
     /// successful result keeps its writes; an error always undoes them. `write` runs with the batch's cached audit
     /// head, and must leave it as the audit table's head, or clear it.
@@ -201,10 +201,9 @@ async fn run_on_connection(writer: &SqliteWriter, state: &mut WriterState, conn:
         return fail_all(writes, &error);
     }
     // Only one connection can hold SQLite's write lock, and the open batch's transactions wait for its commit.
-    if state.open
-        && let Err(error) = super::commit_batch(state, conn).await
-    {
-        return fail_all(writes, &error);
+    // A failed commit is logged and sent to those transactions, and does not concern these writes.
+    if state.open {
+        let _ = super::commit_batch(state, conn).await;
     }
     let Some(direct) = state.direct.as_mut() else {
         return fail_all(writes, &StoreError::Database(sqlx::Error::PoolClosed));
