@@ -306,6 +306,11 @@ impl UserInput {
         let user_name = self.user_name()?;
         let current_email = current.email.clone();
         let requested_email = self.email.as_ref().map(|e| e.as_str().to_string());
+        // A user created through `/core` stores no SCIM attributes, but its rendering carries its email as
+        // `emails`, which reading stores. Attributes equal to those of its unchanged rendering are no change.
+        let unchanged = read_user(&render_user(current, None, ""))?.scim_attributes;
+        let scim_attributes =
+            if self.scim_attributes == unchanged { None } else { changed(&current.scim_attributes, &self.scim_attributes) };
 
         Ok(UserPatch {
             first_name: changed(&current.first_name, &self.first_name),
@@ -321,7 +326,7 @@ impl UserInput {
             start_date: None,
             end_date: None,
             custom_attributes: None,
-            scim_attributes: changed(&current.scim_attributes, &self.scim_attributes),
+            scim_attributes,
         })
     }
 }

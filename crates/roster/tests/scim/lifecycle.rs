@@ -125,3 +125,16 @@ api_test!(delete_of_archived_user, |server| {
     let again = create_user(&server, &user_body("archived.then.deleted@example.org")).await?;
     assert_ne!(again, id);
 });
+
+api_test!(core_user_deactivation_audited_once, |server| {
+    // A user created through `/core` stores no SCIM attributes, and a PATCH of `active` alone must not add any.
+    let id = server.create_user(json!({"email": "core.leaver@example.org", "first_name": "Lin"})).await?;
+    let path = format!("/Users/{id}");
+    let start = server.audit_count().await?;
+
+    let reply = patch(&server, &path, json!([{"op": "Replace", "path": "active", "value": "False"}])).await?;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
+    assert_eq!(server.audit_count().await?, start + 1, "a deactivation is one audit entry");
+    assert_eq!(reply.body["meta"]["version"], json!("W/\"2\""), "the user changed once: {}", reply.describe());
+    assert_eq!(reply.body["emails"][0]["value"], json!("core.leaver@example.org"));
+});

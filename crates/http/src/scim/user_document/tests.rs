@@ -74,6 +74,21 @@ fn rendering_reads_back_unchanged() {
 }
 
 #[test]
+fn core_user_reads_back_unchanged() {
+    // A user created through `/core`, with an email but no stored SCIM attributes.
+    let user = User { scim_attributes: Map::new(), ..stored_user(&sample()) };
+    let rendered = render_user(&user, None, "http://h/scim/v2");
+    let again = read_user(&rendered).unwrap();
+
+    assert_eq!(again.replacement_for(&user).unwrap(), UserPatch::default(), "render then read must not change anything");
+
+    let mut nicknamed = rendered.clone();
+    nicknamed["nickName"] = json!("Annie");
+    let patch = read_user(&nicknamed).unwrap().replacement_for(&user).unwrap();
+    assert_eq!(patch.scim_attributes.as_ref().and_then(|a| a.get("nickName")), Some(&json!("Annie")), "a new attribute is stored");
+}
+
+#[test]
 fn field_change_elsewhere_shows() {
     let mut user = stored_user(&sample());
     user.email = Some("new@work.example".into());
