@@ -213,7 +213,8 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 
 /// Appends a string, number, boolean or null as serde_json writes it, with its escapes.
 fn write_scalar(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
-    // Serialising into memory fails only for a map with keys that are not strings, which no caller passes.
+    // Writing to a `Vec` cannot fail with an I/O error, and every caller passes a string, number, option or JSON
+    // scalar, never a map whose keys could fail to serialise.
     let _ = serde_json::to_writer(out, value);
 }
 

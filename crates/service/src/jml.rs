@@ -797,7 +797,7 @@ impl Roster {
         match self.store.create_joiner(joiner).await? {
             JoinerOutcome::Created(_) => Ok(Outcome::Applied),
             JoinerOutcome::KeyTaken => Ok(Outcome::Stale),
-            // Another run of this plan applied the person first; the store undid this attempt.
+            // Another run of this plan applied the person first, so the store undid this attempt.
             JoinerOutcome::AlreadyApplied => Ok(Outcome::AlreadyApplied),
         }
     }

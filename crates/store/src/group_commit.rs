@@ -358,17 +358,19 @@ async fn commit_batch(state: &mut WriterState, conn: &mut SqliteConnection) -> R
     }
 }
 
-/// Opens the connection of one-step writes with the settings of the sqlx writer connection, which
-/// `Store::connect` sets through sqlx. Its busy handler is off: the combining task runs on a runtime thread, which
-/// must not sleep in SQLite's busy handler, so it waits for another connection's lock itself (see `combine`).
-pub(crate) fn open_direct(path: &std::path::Path, autocheckpoint_pages: &str) -> Result<rusqlite::Connection, StoreError> {
+/// Opens the connection of one-step writes with `pragmas`, the settings that `Store::connect` gives the sqlx writer
+/// connection. Its busy handler is off, because the combining task runs on a runtime thread, which must not sleep
+/// in SQLite's busy handler. The task waits for another connection's lock itself (see `combine`).
+pub(crate) fn open_direct<'a>(
+    path: &std::path::Path,
+    pragmas: impl IntoIterator<Item = &'a (&'a str, &'a str)>,
+) -> Result<rusqlite::Connection, StoreError> {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let direct = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| direct_failed(&e))?;
-    let settings = format!(
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON; \
-         PRAGMA wal_autocheckpoint = {autocheckpoint_pages}; PRAGMA temp_store = MEMORY;"
-    );
-    direct.execute_batch(&settings).map_err(|e| direct_failed(&e))?;
+
+    for (name, value) in pragmas {
+        direct.pragma_update(None, name, value).map_err(|e| direct_failed(&e))?;
+    }
     direct.busy_timeout(Duration::ZERO).map_err(|e| direct_failed(&e))?;
     direct.set_prepared_statement_cache_capacity(DIRECT_STATEMENT_CACHE);
     Ok(direct)

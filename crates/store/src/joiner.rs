@@ -21,7 +21,7 @@ pub struct NewJoiner {
     pub source: String,
     /// The policy grants, none of which a new user can hold yet.
     pub grants: Vec<RoleAssignment>,
-    /// The create's audit entry, prepared before the write; the store sets its target to the new user's id.
+    /// The create's audit entry, prepared before the write. The store sets its target to the new user's id.
     pub audit: PreparedEntry,
     pub plan_id: i64,
     pub run_id: i64,

@@ -52,7 +52,7 @@ pub use sqlx::Error as SqlxError;
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{ConnectOptions, Connection as _, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -109,6 +109,22 @@ impl Default for StoreOptions {
     }
 }
 
+/// Settings of every SQLite connection, as `PRAGMA` names and values.
+const CONNECTION_PRAGMAS: [(&str, &str); 3] = [
+    ("synchronous", "NORMAL"),
+    ("foreign_keys", "ON"),
+    // Makes LIKE case-sensitive as on PostgreSQL. Case-insensitive matching uses the folded columns.
+    ("case_sensitive_like", "ON"),
+];
+
+/// Settings of both writer connections, on top of [`CONNECTION_PRAGMAS`].
+const WRITER_PRAGMAS: [(&str, &str); 2] = [
+    ("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES),
+    // Each write is a savepoint in its batch, and SQLite keeps the pages a savepoint first changes in a sub-journal
+    // so it can roll back. In memory, that costs no write to a temporary file.
+    ("temp_store", "MEMORY"),
+];
+
 /// Reads that may run at once on synchronous SQLite readers in blocking threads. Each uses a reader connection,
 /// whose page cache fills as it reads, and a thread. Without a bound, 32 concurrent list requests took the server's
 /// peak memory from 58 MB to 87 MB.
@@ -150,23 +166,15 @@ impl Store {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
             .busy_timeout(options.sqlite_busy_timeout)
-            // Makes LIKE case-sensitive as on PostgreSQL; case-insensitive matching uses the folded columns.
-            .pragma("case_sensitive_like", "ON")
             .disable_statement_logging();
+        let base = CONNECTION_PRAGMAS.iter().fold(base, |base, &(name, value)| base.pragma(name, value));
 
         // A local file cannot drop a connection, so the pools skip the ping that would otherwise cost every
         // checkout a round trip to the connection's worker thread.
-        // Each write transaction is a savepoint in the writer's batch, and SQLite keeps the pages a savepoint first
-        // changes in a sub-journal so it can roll back: in memory, that costs no write to a temporary file.
-        let writer_options = base
-            .clone()
-            .pragma("wal_autocheckpoint", checkpoint::WRITER_AUTOCHECKPOINT_PAGES)
-            .pragma("temp_store", "MEMORY");
+        let writer_options = WRITER_PRAGMAS.iter().fold(base.clone(), |base, &(name, value)| base.pragma(name, value));
         let writer = writer_options.connect().await?;
-        let direct = group_commit::open_direct(path, checkpoint::WRITER_AUTOCHECKPOINT_PAGES)?;
+        let direct = group_commit::open_direct(path, CONNECTION_PRAGMAS.iter().chain(&WRITER_PRAGMAS))?;
         let write = group_commit::SqliteWriter::new(writer, direct, options.acquire_timeout, options.sqlite_busy_timeout);
         let checkpoint = Arc::new(checkpoint::Checkpointer::start(
             base.connect().await?,

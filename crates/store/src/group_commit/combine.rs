@@ -80,9 +80,9 @@ where
             return false;
         };
         let written = write(conn, head);
-        let kept = matches!(&written, Ok(value) if keep(value));
+        let keeps = matches!(&written, Ok(value) if keep(value));
         self.written = Some(written);
-        kept
+        keeps
     }
 
     fn finish(self: Box<Self>, failed: Option<&Failure>) {
@@ -91,8 +91,8 @@ where
             (Some(failure), _) => Err(failure.to_error()),
             (None, None) => Err(StoreError::Transaction("a queued write returned before it ran".into())),
         };
-        // A caller that is gone (a client that disconnected) dropped its receiver. Its kept writes committed all the
-        // same.
+        // A caller that is gone (a client that disconnected) dropped its receiver. The writes it kept commit all
+        // the same.
         let _ = self.sender.send(outcome);
     }
 }
@@ -225,7 +225,7 @@ async fn run_on_direct(writer: &SqliteWriter, direct: &mut rusqlite::Connection,
     // The batch's `BEGIN IMMEDIATE` keeps every other writer out, so the audit head one write moves is the head
     // the next write appends after.
     let mut head = None;
-    let mut kept = Vec::with_capacity(writes.len());
+    let mut to_commit = Vec::with_capacity(writes.len());
     let mut ran = 0;
     let mut pending = writes.into_iter();
     let mut failure = None;
@@ -233,7 +233,7 @@ async fn run_on_direct(writer: &SqliteWriter, direct: &mut rusqlite::Connection,
         for mut write in pending.by_ref() {
             ran += 1;
             match run_in_savepoint(direct, &mut head, write.as_mut()) {
-                Ok(true) => kept.push(write),
+                Ok(true) => to_commit.push(write),
                 Ok(false) => write.finish(None),
                 Err(error) => {
                     write.finish(Some(&Failure::of(&error)));
@@ -269,13 +269,13 @@ async fn run_on_direct(writer: &SqliteWriter, direct: &mut rusqlite::Connection,
         Some(error) => Err(error),
     };
     if let Err(error) = &committed {
-        tracing::error!(error = %error, batch = kept.len(), "committing a batch of one-step writes failed; rolling it back");
+        tracing::error!(error = %error, batch = to_commit.len(), "committing a batch of one-step writes failed; rolling it back");
         if let Err(rollback) = direct.execute_batch("ROLLBACK") {
             tracing::error!(error = %rollback, "rolling back a batch of one-step writes failed");
         }
     }
     let failed = committed.as_ref().err().map(Failure::of);
-    for write in kept.into_iter().chain(pending) {
+    for write in to_commit.into_iter().chain(pending) {
         write.finish(failed.as_ref());
     }
 }
@@ -320,15 +320,15 @@ fn try_begin(direct: &rusqlite::Connection) -> Result<bool, StoreError> {
 fn run_in_savepoint(direct: &rusqlite::Connection, head: &mut AuditHead, write: &mut dyn DirectWrite) -> Result<bool, StoreError> {
     crate::direct::run(direct, "SAVEPOINT roster_tx", [])?;
 
-    let kept = write.run(direct, head);
+    let keeps = write.run(direct, head);
 
-    if kept {
+    if keeps {
         crate::direct::run(direct, "RELEASE roster_tx", [])?;
     } else {
         *head = None;
         direct.execute_batch("ROLLBACK TO roster_tx; RELEASE roster_tx").map_err(|e| direct_failed(&e))?;
     }
-    Ok(kept)
+    Ok(keeps)
 }
 
 fn fail_all(writes: Vec<Box<dyn DirectWrite>>, error: &StoreError) {

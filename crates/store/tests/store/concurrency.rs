@@ -288,7 +288,7 @@ store_test!(one_step_creates_from_two_stores, |db| {
 
     insert_user(&db.store, &User { email: Some("taken@example.com".into()), ..user("taken") }).await?;
 
-    // On SQLite the second store's writer holds the file's write lock now and then, so a batch must wait for it
+    // On SQLite the second store's writer takes the file's write lock now and then, so a batch must wait for it
     // without sleeping in SQLite's busy handler on a runtime thread.
     let other = db.connect_another().await?;
     let (ours, theirs) = tokio::join!(
